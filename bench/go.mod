@@ -1,0 +1,3 @@
+module github.com/check-smtp/check-smtp/bench
+
+go 1.24
