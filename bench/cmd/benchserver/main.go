@@ -46,6 +46,7 @@ var (
 	addr      = flag.String("addr", "127.0.0.1", "loopback address to listen on")
 	lifetime  = flag.Duration("lifetime", 30*time.Minute, "exit after this long, whatever happens")
 	idle      = flag.Duration("idle", time.Minute, "close a connection idle for this long (the tarpit too)")
+	quickAck  = flag.Bool("quickack", true, "acknowledge every segment at once (TCP_QUICKACK, Linux), see quickack_linux.go")
 )
 
 func main() {
@@ -93,6 +94,9 @@ func serve(l net.Listener, handle func(net.Conn)) {
 		}
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
+		}
+		if *quickAck {
+			c = withQuickAck(c)
 		}
 		go handle(c)
 	}

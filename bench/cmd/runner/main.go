@@ -101,9 +101,10 @@ type runner struct {
 
 // startServer starts a benchserver with the given MAIL delay and waits for
 // its READY line.
-func (r *runner) startServer(delay time.Duration) (*server, error) {
+func (r *runner) startServer(delay time.Duration, extra ...string) (*server, error) {
 	ca := filepath.Join(r.tmp, fmt.Sprintf("ca-%d.pem", len(r.servers)))
-	cmd := exec.Command(*serverBin, "-cafile", ca, "-mail-delay", delay.String(), "-lifetime", "20m")
+	args := append([]string{"-cafile", ca, "-mail-delay", delay.String(), "-lifetime", "20m"}, extra...)
+	cmd := exec.Command(*serverBin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -204,6 +205,12 @@ func (r *runner) main() error {
 	if err != nil {
 		return err
 	}
+	// The same server without TCP_QUICKACK: Linux delays its ACKs, which
+	// stalls a client that leaves Nagle's algorithm on (see benchserver).
+	slowAck, err := r.startServer(0, "-quickack=false")
+	if err != nil {
+		return err
+	}
 	mpHasSSL := false
 	if *mpCheck != "" {
 		res, err := r.runOnce([]string{*mpCheck, "--help"}, 10*time.Second)
@@ -224,6 +231,11 @@ func (r *runner) main() error {
 		}
 		return t
 	}
+	mpSlow := func(a ...string) tool {
+		t := mp("", a...)
+		t.name = "check_smtp, server without quick ACK"
+		return t
+	}
 	sslNA := "no implicit TLS (--ssl) in this version"
 	if mpHasSSL {
 		sslNA = ""
@@ -238,6 +250,8 @@ func (r *runner) main() error {
 			{name: "floor", argv: []string{*floorBin, "starttls", plain, ca}},
 			{name: "check-smtp", argv: cs("-p", plain, "-S", "--cafile", ca)},
 			mp("", "-p", plain, "-S"),
+			{name: "check-smtp, server without quick ACK", argv: cs("-p", strconv.Itoa(slowAck.plain), "-S", "--cafile", slowAck.ca)},
+			mpSlow("-p", strconv.Itoa(slowAck.plain), "-S"),
 		}},
 		{"STARTTLS + AUTH", []tool{
 			{name: "floor", argv: []string{*floorBin, "auth", plain, ca}},
@@ -259,6 +273,7 @@ func (r *runner) main() error {
 
 	fmt.Fprintf(rep, "## Whole-process runs\n\n")
 	fmt.Fprintf(rep, "%d measured rounds per scenario after %d warm-up rounds; each round runs every tool once, in an order rotated per round, against an instant server (bench/cmd/benchserver) on 127.0.0.1. ", *runs, *warmup)
+	fmt.Fprintf(rep, "The server acknowledges every segment at once (TCP_QUICKACK); the rows *server without quick ACK* use the same server with Linux's delayed ACKs, which stall a client that leaves Nagle's algorithm on (monitoring-plugins check_smtp writes the TLS Finished and EHLO separately). ")
 	fmt.Fprintf(rep, "Wall time is from fork/exec to wait4 in the runner; CPU (user+sys) and peak RSS come from the child's rusage. `ratio` is the median of the per-round ratios to the floor client. Every run must exit 0 (`ok` column).\n\n")
 	summaries := map[string]map[string]summary{}
 	for _, sc := range scenarios {

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+import "net"
+
+func withQuickAck(c net.Conn) net.Conn { return c }
