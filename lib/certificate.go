@@ -1,0 +1,134 @@
+package checksmtp
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/mackerelio/checkers"
+)
+
+// tlsInfo is what the handshake showed: protocol, cipher and the leaf.
+type tlsInfo struct {
+	version string
+	cipher  string
+	leaf    *x509.Certificate
+}
+
+func newTLSInfo(st tls.ConnectionState) *tlsInfo {
+	ti := &tlsInfo{version: tls.VersionName(st.Version), cipher: tls.CipherSuiteName(st.CipherSuite)}
+	if len(st.PeerCertificates) > 0 {
+		ti.leaf = st.PeerCertificates[0]
+	}
+	return ti
+}
+
+// daysLeft is the number of whole days until the leaf expires; negative once
+// it has expired.
+func daysLeft(leaf *x509.Certificate, now time.Time) int {
+	return int(math.Floor(leaf.NotAfter.Sub(now).Hours() / 24))
+}
+
+// verifyPeer checks the chain against the roots and the name against the
+// server name, unless -k. Expiry is judged separately (evaluateCertificate),
+// so a certificate that has only expired verifies here as of just before its
+// NotAfter: the operator gets "expired N days ago" rather than a generic
+// x509 error, and --ignore-certificate-expiration can work.
+func verifyPeer(st tls.ConnectionState, cfg *config, now time.Time) error {
+	if len(st.PeerCertificates) == 0 {
+		return errors.New("server sent no certificate")
+	}
+	if cfg.insecure {
+		return nil
+	}
+	leaf := st.PeerCertificates[0]
+	at := now
+	if now.After(leaf.NotAfter) {
+		at = leaf.NotAfter.Add(-time.Second)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range st.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: cfg.roots, Intermediates: inter, CurrentTime: at})
+	if err != nil {
+		return describeVerifyError(err, leaf)
+	}
+	if err := leaf.VerifyHostname(cfg.serverName); err != nil {
+		return describeVerifyError(err, leaf)
+	}
+	return nil
+}
+
+func describeVerifyError(err error, leaf *x509.Certificate) error {
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return fmt.Errorf("certificate signed by unknown authority (issuer %q; use --cafile or -k)", leaf.Issuer.String())
+	case errors.As(err, &he):
+		return fmt.Errorf("%s (use --sni=NAME or -k)", trimTLSPrefix(err))
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return fmt.Errorf("certificate not valid at this time (NotBefore %s, NotAfter %s)",
+			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return fmt.Errorf("certificate not trusted: %s", trimTLSPrefix(err))
+}
+
+// certFinding judges the leaf's expiry against -D and
+// --ignore-certificate-expiration; ok means nothing to report.
+func certFinding(cfg *config, leaf *x509.Certificate, now time.Time) (finding, bool) {
+	days := daysLeft(leaf, now)
+	notAfter := leaf.NotAfter.UTC().Format(time.RFC3339)
+	if now.After(leaf.NotAfter) {
+		if cfg.ignoreExpiry {
+			return finding{}, false
+		}
+		ago := int(math.Floor(now.Sub(leaf.NotAfter).Hours() / 24))
+		return finding{checkers.CRITICAL, fmt.Sprintf("certificate expired %d days ago (NotAfter %s)", ago, notAfter)}, true
+	}
+	if !cfg.certDays {
+		return finding{}, false
+	}
+	switch {
+	case days < cfg.certCritDays:
+		return finding{checkers.CRITICAL, fmt.Sprintf("certificate expires in %d days (NotAfter %s), fewer than %d", days, notAfter, cfg.certCritDays)}, true
+	case days < cfg.certWarnDays:
+		return finding{checkers.WARNING, fmt.Sprintf("certificate expires in %d days (NotAfter %s), fewer than %d", days, notAfter, cfg.certWarnDays)}, true
+	}
+	return finding{}, false
+}
+
+func trimTLSPrefix(err error) string {
+	s := err.Error()
+	for _, p := range []string{"tls: ", "x509: "} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return s
+}
+
+func (ti *tlsInfo) subject() string {
+	if ti.leaf == nil {
+		return ""
+	}
+	return ti.leaf.Subject.String()
+}
+
+func (ti *tlsInfo) issuer() string {
+	if ti.leaf == nil {
+		return ""
+	}
+	return ti.leaf.Issuer.String()
+}
+
+func (ti *tlsInfo) notAfter() string {
+	if ti.leaf == nil {
+		return ""
+	}
+	return ti.leaf.NotAfter.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,423 @@
+package checksmtp
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/mackerelio/checkers"
+)
+
+// result is everything the probe learned, ready for evaluation.
+type result struct {
+	spent      map[step]time.Duration
+	total      time.Duration
+	fatal      *checkError // what ended the conversation early, if anything
+	findings   []finding   // judgements that did not end it
+	greeting   string      // banner text, for the OK message
+	tls        *tlsInfo
+	checkedAt  time.Time
+	transcript []string
+	secrets    []string
+}
+
+// probe runs the whole conversation under one deadline and never returns
+// later than the deadline plus scheduling noise.
+func probe(cfg *config) *result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+	defer cancel()
+	s := &session{cfg: cfg, clock: newStepClock()}
+	res := &result{checkedAt: start}
+	err := s.converse(ctx, res)
+	s.clock.stop()
+	res.total = time.Since(start)
+	if err != nil {
+		ce, ok := err.(*checkError)
+		if !ok {
+			ce = s.ioError(err, "").(*checkError)
+		}
+		res.fatal = ce
+		if s.conn != nil && !ce.timeout {
+			dl, _ := ctx.Deadline()
+			s.quitQuietly(dl)
+		}
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	res.spent = s.clock.spent
+	res.transcript, res.secrets = s.transcript, s.secrets
+	return res
+}
+
+// converse walks the steps of the conversation in order. Each step either
+// succeeds, adds a finding and goes on, or returns the error that ends it.
+func (s *session) converse(ctx context.Context, res *result) error {
+	cfg := s.cfg
+
+	s.clock.enter(stepConnect)
+	conn, err := dial(ctx, cfg)
+	if err != nil {
+		if isTimeout(err) {
+			return s.ioError(err, "connecting")
+		}
+		return s.failf("%v", err)
+	}
+	s.attach(conn)
+	if err := s.refuseCleartextAuth(); err != nil {
+		return err
+	}
+
+	if cfg.implicitTLS {
+		s.clock.enter(stepTLS)
+		if err := s.startTLS(ctx, res); err != nil {
+			return err
+		}
+	}
+
+	s.clock.enter(stepBanner)
+	banner, err := s.read("waiting for the banner")
+	if err != nil {
+		return err
+	}
+	if banner.class() != 2 {
+		return s.failf("server refused the connection at step banner: %s", quoteReply(banner))
+	}
+	res.greeting = banner.text()
+
+	s.clock.enter(stepEHLO)
+	greet, ext, err := s.hello()
+	if err != nil {
+		return err
+	}
+
+	if cfg.startTLS {
+		s.clock.enter(stepSTARTTLS)
+		if _, ok := ext["STARTTLS"]; !ok {
+			return s.failf("STARTTLS not offered by the server (EHLO reply: %s)", quoteReply(greet))
+		}
+		rep, err := s.cmd("STARTTLS")
+		if err != nil {
+			return err
+		}
+		if rep.code != 220 {
+			return s.failf("STARTTLS refused: %s", quoteReply(rep))
+		}
+		s.clock.enter(stepTLS)
+		if err := s.startTLS(ctx, res); err != nil {
+			return err
+		}
+		// RFC 3207: forget what was learnt before TLS and greet again.
+		s.clock.enter(stepEHLO)
+		if greet, ext, err = s.hello(); err != nil {
+			return err
+		}
+	}
+
+	if cfg.expect != "" && !strings.Contains(banner.String(), cfg.expect) && !strings.Contains(greet.String(), cfg.expect) {
+		res.findings = append(res.findings, finding{checkers.WARNING,
+			fmt.Sprintf("banner lacks expected %q: %s", cfg.expect, quoteReply(banner))})
+	}
+
+	if cfg.authMech != "" {
+		s.clock.enter(stepAuth)
+		if err := s.authenticate(ext); err != nil {
+			return err
+		}
+	}
+
+	s.clock.enter(stepMail)
+	rep, err := s.cmd("MAIL FROM:<" + cfg.from + ">")
+	if err != nil {
+		return err
+	}
+	if rep.class() != 2 {
+		return s.rejected("MAIL FROM", rep)
+	}
+
+	if len(cfg.rcpts)+len(cfg.rejectRcpts) > 0 {
+		s.clock.enter(stepRcpt)
+		if err := s.recipients(res); err != nil {
+			return err
+		}
+	}
+
+	if len(cfg.commands) > 0 {
+		s.clock.enter(stepCommand)
+		if err := s.extraCommands(res); err != nil {
+			return err
+		}
+	}
+
+	s.clock.enter(stepRSET)
+	if rep, err = s.cmd("RSET"); err != nil {
+		return err
+	}
+	if rep.class() != 2 {
+		return s.rejected("RSET", rep)
+	}
+
+	s.clock.enter(stepQuit)
+	return s.quit(res)
+}
+
+// refuseCleartextAuth stops before anything is sent when AUTH would go out
+// unencrypted to an address that is not loopback (a host name is only known
+// to be loopback once connected).
+func (s *session) refuseCleartextAuth() error {
+	cfg := s.cfg
+	if cfg.authMech == "" || cfg.implicitTLS || cfg.startTLS || cfg.allowPlaintextAuth || cfg.unixSocket {
+		return nil
+	}
+	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return nil
+	}
+	return &checkError{step: stepConnect, status: checkers.UNKNOWN,
+		msg: fmt.Sprintf("refusing to send AUTH in cleartext to %s (%s): use -s or -S, or --allow-plaintext-auth", s.cfg.host, s.conn.RemoteAddr())}
+}
+
+// startTLS runs the handshake over the current connection, verifies the
+// peer and records what it showed.
+func (s *session) startTLS(ctx context.Context, res *result) error {
+	tc, err := handshake(ctx, s.conn, s.cfg)
+	if err != nil {
+		if isTimeout(err) {
+			return s.ioError(err, "TLS handshake")
+		}
+		return s.failf("%v", err)
+	}
+	st := tc.ConnectionState()
+	res.tls = newTLSInfo(st)
+	s.attach(tc)
+	s.note("* TLS: %s, %s, certificate subject %q, issuer %q, NotAfter %s", res.tls.version, res.tls.cipher,
+		res.tls.subject(), res.tls.issuer(), res.tls.notAfter())
+	if err := verifyPeer(st, s.cfg, time.Now()); err != nil {
+		return s.failf("%v", err)
+	}
+	return nil
+}
+
+// hello greets with LHLO, or EHLO falling back to HELO on a 5xx. It returns
+// the reply that was accepted and the EHLO extensions (keyword -> params).
+func (s *session) hello() (reply, map[string]string, error) {
+	fqdn := s.cfg.fqdn
+	if s.cfg.lmtp {
+		rep, err := s.cmd("LHLO " + fqdn)
+		if err != nil {
+			return rep, nil, err
+		}
+		if rep.class() != 2 {
+			return rep, nil, s.failf("LHLO refused at step ehlo (is this an LMTP server?): %s", quoteReply(rep))
+		}
+		return rep, extensions(rep), nil
+	}
+	ehlo, err := s.cmd("EHLO " + fqdn)
+	if err != nil {
+		return ehlo, nil, err
+	}
+	if ehlo.class() == 2 {
+		return ehlo, extensions(ehlo), nil
+	}
+	if ehlo.class() != 5 {
+		return ehlo, nil, s.rejected("EHLO", ehlo)
+	}
+	helo, err := s.cmd("HELO " + fqdn)
+	if err != nil {
+		return helo, nil, err
+	}
+	if helo.class() != 2 {
+		return helo, nil, s.failf("EHLO and HELO both refused at step ehlo (an LMTP server? use -L): EHLO: %s; HELO: %s",
+			quoteReply(ehlo), quoteReply(helo))
+	}
+	return helo, map[string]string{}, nil
+}
+
+// extensions reads the EHLO keywords from every line after the first.
+func extensions(rep reply) map[string]string {
+	ext := map[string]string{}
+	for _, l := range rep.lines[min(1, len(rep.lines)):] {
+		k, v, _ := strings.Cut(l, " ")
+		k = strings.ToUpper(k)
+		if rest, ok := strings.CutPrefix(k, "AUTH="); ok { // pre-RFC 4954 servers
+			k, v = "AUTH", strings.TrimSpace(rest+" "+v)
+		}
+		if old, ok := ext[k]; ok && v != "" {
+			v = old + " " + v
+		}
+		ext[k] = v
+	}
+	return ext
+}
+
+// authenticate runs AUTH for -A. The payloads go out base64-encoded and are
+// never written to the transcript; every form of them is remembered so the
+// output can be scrubbed even if the server echoes one back.
+func (s *session) authenticate(ext map[string]string) error {
+	mech := s.cfg.authMech
+	offered := strings.Fields(strings.ToUpper(ext["AUTH"]))
+	if !contains(offered, mech) {
+		if len(offered) == 0 {
+			return s.failf("AUTH %s not offered: the server offers no AUTH mechanism", mech)
+		}
+		return s.failf("AUTH %s not offered: the server offers %s", mech, strings.Join(offered, " "))
+	}
+	s.addSecret(s.cfg.authPassword)
+	client := newSASLClient(mech, s.cfg.authUser, s.cfg.authPassword)
+	_, ir, err := client.Start()
+	if err != nil {
+		return s.failf("AUTH %s: %v", mech, err)
+	}
+	line := "AUTH " + mech
+	if ir != nil {
+		enc := "="
+		if len(ir) > 0 {
+			enc = s.encodeSecret(ir)
+		}
+		line += " " + enc
+	}
+	rep, err := s.cmdShown(line, "AUTH "+mech+redactedIf(ir != nil))
+	for err == nil && rep.code == 334 {
+		challenge, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rep.text()))
+		if derr != nil {
+			s.send("*", "*")
+			return s.failf("AUTH %s: server challenge is not base64: %s", mech, quoteReply(rep))
+		}
+		resp, cerr := client.Next(challenge)
+		if cerr != nil {
+			s.send("*", "*")
+			return s.failf("AUTH %s: %v", mech, cerr)
+		}
+		rep, err = s.cmdShown(s.encodeSecret(resp), "<redacted>")
+	}
+	if err != nil {
+		return err
+	}
+	if rep.class() != 2 {
+		return s.failf("AUTH %s refused at step auth: %s", mech, quoteReply(rep))
+	}
+	return nil
+}
+
+func (s *session) encodeSecret(b []byte) string {
+	enc := base64.StdEncoding.EncodeToString(b)
+	s.addSecret(enc)
+	return enc
+}
+
+func (s *session) addSecret(v string) {
+	if v == "" {
+		return
+	}
+	s.secrets = append(s.secrets, v, base64.StdEncoding.EncodeToString([]byte(v)))
+}
+
+func redactedIf(b bool) string {
+	if b {
+		return " <redacted>"
+	}
+	return ""
+}
+
+// recipients sends RCPT TO for each address that must be accepted, then for
+// each that must be refused.
+func (s *session) recipients(res *result) error {
+	for _, addr := range s.cfg.rcpts {
+		rep, err := s.cmd("RCPT TO:<" + addr + ">")
+		if err != nil {
+			return err
+		}
+		if rep.class() != 2 {
+			return s.rejected("RCPT TO:<"+addr+">", rep)
+		}
+	}
+	for _, addr := range s.cfg.rejectRcpts {
+		rep, err := s.cmd("RCPT TO:<" + addr + ">")
+		if err != nil {
+			return err
+		}
+		switch rep.class() {
+		case 5:
+		case 4:
+			// Greylisting or a transient fault: not the refusal asked for, not proof of a relay.
+			res.findings = append(res.findings, finding{checkers.WARNING,
+				fmt.Sprintf("RCPT TO:<%s> got a temporary failure, expected a permanent rejection: %s", addr, quoteReply(rep))})
+		default:
+			return s.failf("RCPT TO:<%s> accepted, expected a rejection: %s", addr, quoteReply(rep))
+		}
+	}
+	return nil
+}
+
+// extraCommands sends each -C and checks its reply against its -R. Every
+// pair is judged; a later match never clears an earlier mismatch.
+func (s *session) extraCommands(res *result) error {
+	for _, cc := range s.cfg.commands {
+		rep, err := s.cmd(cc.command)
+		if err != nil {
+			return err
+		}
+		switch {
+		case cc.response != nil && !cc.response.MatchString(rep.String()):
+			res.findings = append(res.findings, finding{checkers.WARNING,
+				fmt.Sprintf("reply to -C %q does not match -R %q: %s", cc.command, cc.response.String(), quoteReply(rep))})
+		case cc.response == nil && rep.class() == 5:
+			res.findings = append(res.findings, finding{checkers.WARNING,
+				fmt.Sprintf("-C %q refused: %s", cc.command, quoteReply(rep))})
+		}
+	}
+	return nil
+}
+
+// quit ends the session. A failed QUIT is a WARNING, or nothing with -q.
+func (s *session) quit(res *result) error {
+	rep, err := s.cmd("QUIT")
+	if s.cfg.ignoreQuit {
+		return nil
+	}
+	if err != nil {
+		ce := err.(*checkError)
+		if ce.timeout {
+			return ce
+		}
+		res.findings = append(res.findings, finding{checkers.WARNING, "QUIT failed: " + ce.msg})
+		return nil
+	}
+	if rep.class() != 2 {
+		res.findings = append(res.findings, finding{checkers.WARNING, "QUIT refused: " + quoteReply(rep)})
+	}
+	return nil
+}
+
+// quitQuietly says goodbye after a refusal, untimed and unjudged, so the
+// server does not log a lost connection. Only when the last reply was read
+// whole (the server is in step with us), and for at most a second.
+func (s *session) quitQuietly(deadline time.Time) {
+	if !s.inSync {
+		return
+	}
+	s.conn.SetDeadline(earliest(deadline, time.Now().Add(time.Second)))
+	s.w.WriteString("QUIT\r\n")
+	if s.w.Flush() == nil {
+		readReply(s.r, nil)
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,105 @@
+package checksmtp
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strings"
+
+	flags "github.com/jessevdk/go-flags"
+)
+
+// defaultIniSection is the section --extra-opts reads when none is named,
+// as monitoring-plugins does (the plugin's name).
+const defaultIniSection = "check_smtp"
+
+// iniSearchPath is where monitoring-plugins looks for its ini file when
+// --extra-opts names none (after $MP_CONFIG_FILE).
+var iniSearchPath = []string{
+	"/etc/monitoring-plugins/monitoring-plugins.ini",
+	"/usr/local/etc/monitoring-plugins/monitoring-plugins.ini",
+	"/etc/nagios/plugins.ini",
+	"/usr/local/nagios/etc/plugins.ini",
+	"/usr/local/etc/nagios/plugins.ini",
+	"/etc/opt/nagios/plugins.ini",
+	"/etc/plugins.ini",
+	"/usr/local/etc/plugins.ini",
+}
+
+// extraOptsArg finds --extra-opts on the command line before go-flags runs,
+// because the file must be read first for the command line to win over it.
+func extraOptsArg(args []string) (string, bool) {
+	for _, a := range args {
+		switch {
+		case a == "--":
+			return "", false
+		case a == "--extra-opts":
+			return defaultIniSection, true
+		case strings.HasPrefix(a, "--extra-opts="):
+			return strings.TrimPrefix(a, "--extra-opts="), true
+		}
+	}
+	return "", false
+}
+
+// loadExtraOpts reads section@file into the parser's options as defaults,
+// so that whatever the command line says afterwards replaces them.
+func loadExtraOpts(p *flags.Parser, spec string) error {
+	section, file, _ := strings.Cut(spec, "@")
+	if section == "" {
+		section = defaultIniSection
+	}
+	if file == "" {
+		file = findIniFile()
+		if file == "" {
+			return usagef("--extra-opts: no ini file found (set MP_CONFIG_FILE or use --extra-opts=%s@FILE)", section)
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return usagef("--extra-opts: cannot read %v", err)
+	}
+	body, found := iniSection(data, section)
+	if !found {
+		return usagef("--extra-opts: section [%s] not found in %s", section, file)
+	}
+	ip := flags.NewIniParser(p)
+	ip.ParseAsDefaults = true
+	if err := ip.Parse(bytes.NewReader(body)); err != nil {
+		return usagef("--extra-opts: %s: %v", file, err)
+	}
+	return nil
+}
+
+func findIniFile() string {
+	candidates := iniSearchPath
+	if env := os.Getenv("MP_CONFIG_FILE"); env != "" {
+		candidates = []string{env}
+	}
+	for _, f := range candidates {
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+			return f
+		}
+	}
+	return ""
+}
+
+// iniSection extracts the body of one section. Without a section header,
+// go-flags' ini parser applies the keys to the option group.
+func iniSection(data []byte, section string) ([]byte, bool) {
+	var out bytes.Buffer
+	in, found := false, false
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			in = strings.TrimSpace(line[1:len(line)-1]) == section
+			found = found || in
+			continue
+		}
+		if in {
+			out.WriteString(line + "\n")
+		}
+	}
+	return out.Bytes(), found
+}

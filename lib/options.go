@@ -1,0 +1,470 @@
+package checksmtp
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	flags "github.com/jessevdk/go-flags"
+	"github.com/mackerelio/checkers"
+)
+
+// options is the command line as go-flags sees it. Hidden fields are the
+// aliases of other options (go-flags has one long name per option); merge
+// folds them into the canonical field.
+type options struct {
+	Host     string `short:"H" long:"host" value-name:"HOST" description:"host name, IP address or absolute path of a unix socket (default: localhost)"`
+	Hostname string `long:"hostname" hidden:"yes"`
+	Port     int    `short:"p" long:"port" description:"port (default: 25, 465 with -s)"`
+	IPv4     bool   `short:"4" long:"ipv4" description:"use IPv4 only"`
+	UseIPv4  bool   `long:"use-ipv4" hidden:"yes"`
+	IPv6     bool   `short:"6" long:"ipv6" description:"use IPv6 only"`
+	UseIPv6  bool   `long:"use-ipv6" hidden:"yes"`
+	FQDN     string `short:"F" long:"fqdn" value-name:"NAME" description:"name sent in EHLO/HELO/LHLO (default: this host's name)"`
+
+	SMTPS                bool   `short:"s" long:"smtps" description:"implicit TLS from the first byte (aliases: --ssl, --tls)"`
+	SSL                  bool   `long:"ssl" hidden:"yes"`
+	TLS                  bool   `long:"tls" hidden:"yes"`
+	STARTTLS             bool   `short:"S" long:"starttls" description:"upgrade the connection with STARTTLS; CRITICAL if not offered"`
+	SNI                  string `long:"sni" optional:"yes" optional-value:"" value-name:"NAME" description:"TLS server name, --sni=NAME (default: the host name)"`
+	Insecure             bool   `short:"k" long:"insecure" description:"do not verify the certificate chain and name (alias: --no-check-certificate)"`
+	NoCheckCert          bool   `long:"no-check-certificate" hidden:"yes"`
+	CAFile               string `long:"cafile" value-name:"FILE" description:"extra PEM root certificates to trust (alias: --ca-file)"`
+	CAFileAlias          string `long:"ca-file" hidden:"yes"`
+	Certificate          string `short:"D" long:"certificate" value-name:"W[,C]" description:"WARNING/CRITICAL when the certificate expires in fewer than W/C days (needs -s or -S)"`
+	IgnoreCertExpiration bool   `long:"ignore-certificate-expiration" description:"an expired certificate is not by itself CRITICAL"`
+
+	AuthMech           string `short:"A" long:"authmech" value-name:"MECH" description:"SASL mechanism: PLAIN, LOGIN or CRAM-MD5 (alias: --authtype)"`
+	AuthType           string `long:"authtype" hidden:"yes"`
+	AuthUser           string `short:"U" long:"authuser" value-name:"USER" description:"user for AUTH"`
+	AuthPassword       string `short:"P" long:"authpassword" value-name:"PASS" description:"password for AUTH (alias: --authpass; better: env CHECK_SMTP_AUTHPASSWORD or --authpassword-file)"`
+	AuthPass           string `long:"authpass" hidden:"yes"`
+	AuthPasswordFile   string `long:"authpassword-file" value-name:"FILE" description:"read the AUTH password from the first line of FILE"`
+	AllowPlaintextAuth bool   `long:"allow-plaintext-auth" description:"permit AUTH over an unencrypted connection to a non-loopback host"`
+
+	From       string   `short:"f" long:"from" value-name:"ADDR" description:"MAIL FROM address (default: empty, <>)"`
+	Rcpt       []string `long:"rcpt" value-name:"ADDR" description:"RCPT TO that must be accepted (repeatable)"`
+	RejectRcpt []string `long:"reject-rcpt" value-name:"ADDR" description:"RCPT TO that must be refused with 5xx (repeatable)"`
+	Expect     string   `short:"e" long:"expect" value-name:"STRING" default:"220" description:"string the banner or the EHLO reply must contain; WARNING if missing"`
+	Command    []string `short:"C" long:"command" value-name:"CMD" description:"extra command sent after RCPT (repeatable, paired with -R)"`
+	Response   []string `short:"R" long:"response" value-name:"REGEXP" description:"regular expression the reply to the matching -C must match; WARNING if not"`
+	LMTP       bool     `short:"L" long:"lmtp" description:"speak LMTP: LHLO instead of EHLO"`
+	IgnoreQuit bool     `short:"q" long:"ignore-quit-failure" description:"a failed QUIT does not change the status"`
+	Proxy      bool     `short:"r" long:"proxy" description:"send a PROXY protocol v1 header first"`
+
+	Warning      string   `short:"w" long:"warning" value-name:"SEC" description:"WARNING when the total time exceeds SEC seconds"`
+	Critical     string   `short:"c" long:"critical" value-name:"SEC" description:"CRITICAL when the total time exceeds SEC seconds"`
+	StepWarning  []string `long:"step-warning" value-name:"STEP=SEC" description:"per-step WARNING threshold (connect, tls, banner, ehlo, starttls, auth, mail, rcpt, command, rset, quit)"`
+	StepCritical []string `long:"step-critical" value-name:"STEP=SEC" description:"per-step CRITICAL threshold"`
+	Timeout      string   `short:"t" long:"timeout" value-name:"SEC[:STATE]" default:"10" description:"overall deadline in seconds; STATE (name or 0-3) is reported on timeout (default CRITICAL)"`
+	StatusAs     string   `long:"status-as" value-name:"MAP" description:"remap states, e.g. warning=critical,unknown=critical"`
+	ExtraOpts    string   `long:"extra-opts" optional:"yes" optional-value:"check_smtp" value-name:"[SECTION][@FILE]" no-ini:"yes" description:"read options from an ini file (default section check_smtp)"`
+	Verbose      bool     `short:"v" long:"verbose" description:"append the conversation transcript (credentials redacted)"`
+	NoPerfdata   bool     `long:"no-perfdata" description:"leave performance data off the status line"`
+	Version      bool     `short:"V" long:"version" no-ini:"yes" description:"print the version"`
+
+	Args struct {
+		Host []string `positional-arg-name:"HOST"`
+	} `positional-args:"yes"`
+}
+
+// merge folds aliases and the positional host into the canonical fields.
+func (o *options) merge() error {
+	pick := func(dst *string, alias string) {
+		if *dst == "" {
+			*dst = alias
+		}
+	}
+	pick(&o.Host, o.Hostname)
+	switch {
+	case len(o.Args.Host) > 1:
+		return fmt.Errorf("unexpected argument %q (only one host may be given)", o.Args.Host[1])
+	case len(o.Args.Host) == 1 && o.Host != "" && o.Host != o.Args.Host[0]:
+		return fmt.Errorf("two hosts given: -H %q and argument %q", o.Host, o.Args.Host[0])
+	case len(o.Args.Host) == 1:
+		o.Host = o.Args.Host[0]
+	}
+	pick(&o.CAFile, o.CAFileAlias)
+	pick(&o.AuthMech, o.AuthType)
+	pick(&o.AuthPassword, o.AuthPass)
+	o.IPv4 = o.IPv4 || o.UseIPv4
+	o.IPv6 = o.IPv6 || o.UseIPv6
+	o.SMTPS = o.SMTPS || o.SSL || o.TLS
+	o.Insecure = o.Insecure || o.NoCheckCert
+	return nil
+}
+
+// limit is an optional threshold in seconds.
+type limit struct {
+	set  bool
+	secs float64
+}
+
+func (l limit) exceededBy(d time.Duration) bool { return l.set && d.Seconds() > l.secs }
+
+// commandCheck is one -C command and, if given, the -R its reply must match.
+type commandCheck struct {
+	command  string
+	response *regexp.Regexp // nil: the reply only has to be non-5xx
+}
+
+// config is the validated, ready-to-use form of the options.
+type config struct {
+	host       string // without brackets
+	unixSocket bool
+	port       int
+	network    string // tcp, tcp4, tcp6 or unix
+	fqdn       string
+
+	implicitTLS, startTLS bool
+	serverName            string
+	insecure              bool
+	roots                 *x509.CertPool // nil: system roots
+	certDays              bool
+	certWarnDays          int
+	certCritDays          int
+	ignoreExpiry          bool
+
+	authMech, authUser, authPassword string
+	allowPlaintextAuth               bool
+
+	from        string
+	rcpts       []string
+	rejectRcpts []string
+	expect      string
+	commands    []commandCheck
+	lmtp        bool
+	ignoreQuit  bool
+	proxy       bool
+
+	warning, critical         limit
+	stepWarning, stepCritical map[step]limit
+	timeout                   time.Duration
+	timeoutState              checkers.Status
+	statusMap                 map[checkers.Status]checkers.Status
+	verbose, noPerfdata       bool
+}
+
+// usageError is an option problem: reported as UNKNOWN.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+// earlyExit is --help or --version: text printed as it is, exit 0.
+type earlyExit struct{ text string }
+
+func (e *earlyExit) Error() string { return e.text }
+
+// parseArgs turns argv into a validated config, reading the ini file of
+// --extra-opts, the password file and the CA file on the way.
+func parseArgs(args []string) (*config, error) {
+	opts := &options{}
+	p := flags.NewNamedParser("check-smtp", flags.HelpFlag|flags.PassDoubleDash)
+	if _, err := p.AddGroup("Options", "", opts); err != nil {
+		return nil, err
+	}
+	if spec, ok := extraOptsArg(args); ok {
+		if err := loadExtraOpts(p, spec); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := p.ParseArgs(args); err != nil {
+		var ferr *flags.Error
+		if errors.As(err, &ferr) && ferr.Type == flags.ErrHelp {
+			return nil, &earlyExit{ferr.Message}
+		}
+		return nil, usagef("%s", err.Error())
+	}
+	if opts.Version {
+		return nil, &earlyExit{"check-smtp " + version + "\n"}
+	}
+	if err := opts.merge(); err != nil {
+		return nil, usagef("%s", err)
+	}
+	return opts.config()
+}
+
+func (o *options) config() (*config, error) {
+	c := &config{
+		host: strings.TrimSuffix(strings.TrimPrefix(o.Host, "["), "]"), port: o.Port,
+		fqdn: o.FQDN, implicitTLS: o.SMTPS, startTLS: o.STARTTLS, insecure: o.Insecure,
+		ignoreExpiry: o.IgnoreCertExpiration, authUser: o.AuthUser,
+		allowPlaintextAuth: o.AllowPlaintextAuth, from: o.From, rcpts: o.Rcpt,
+		rejectRcpts: o.RejectRcpt, expect: o.Expect, lmtp: o.LMTP, ignoreQuit: o.IgnoreQuit,
+		proxy: o.Proxy, verbose: o.Verbose, noPerfdata: o.NoPerfdata,
+	}
+	if c.host == "" {
+		c.host = "localhost"
+	}
+	c.unixSocket = strings.HasPrefix(c.host, "/")
+	switch {
+	case o.IPv4 && o.IPv6:
+		return nil, usagef("-4 and -6 cannot be used together")
+	case o.SMTPS && o.STARTTLS:
+		return nil, usagef("-s (implicit TLS) and -S (STARTTLS) cannot be used together")
+	}
+	c.network = "tcp"
+	if c.unixSocket {
+		c.network = "unix"
+	} else if ip := net.ParseIP(c.host); ip != nil {
+		if o.IPv4 && ip.To4() == nil {
+			return nil, usagef("-4 given but host %s is an IPv6 address", c.host)
+		}
+		if o.IPv6 && ip.To4() != nil {
+			return nil, usagef("-6 given but host %s is an IPv4 address", c.host)
+		}
+	} else if strings.ContainsAny(c.host, " \t\r\n/") {
+		return nil, usagef("-H %q is not a host name, an IP address or an absolute socket path", c.host)
+	}
+	if !c.unixSocket && o.IPv4 {
+		c.network = "tcp4"
+	} else if !c.unixSocket && o.IPv6 {
+		c.network = "tcp6"
+	}
+	if c.port == 0 {
+		c.port = 25
+		if c.implicitTLS {
+			c.port = 465
+		}
+	}
+	if c.port < 1 || c.port > 65535 {
+		return nil, usagef("-p %d is not a port (1-65535)", c.port)
+	}
+	if c.fqdn == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.fqdn = h
+		} else {
+			c.fqdn = "localhost"
+		}
+	}
+	for name, v := range map[string]string{"-F": c.fqdn, "-f": c.from, "-U": c.authUser} {
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, usagef("%s must not contain a line break", name)
+		}
+	}
+	for _, a := range append(append([]string{}, c.rcpts...), c.rejectRcpts...) {
+		if a == "" || strings.ContainsAny(a, "\r\n") {
+			return nil, usagef("recipient %q is empty or contains a line break", a)
+		}
+	}
+	if err := o.tlsConfig(c); err != nil {
+		return nil, err
+	}
+	if err := o.authConfig(c); err != nil {
+		return nil, err
+	}
+	if err := o.commandConfig(c); err != nil {
+		return nil, err
+	}
+	if err := o.thresholdConfig(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (o *options) tlsConfig(c *config) error {
+	tlsOn := c.implicitTLS || c.startTLS
+	c.serverName = o.SNI
+	if c.serverName == "" {
+		c.serverName = c.host
+		if c.unixSocket {
+			c.serverName = "localhost"
+		}
+	}
+	if o.Certificate != "" {
+		if !tlsOn {
+			return usagef("-D needs -s or -S (there is no certificate without TLS)")
+		}
+		w, cr, found := strings.Cut(o.Certificate, ",")
+		var err1, err2 error
+		c.certWarnDays, err1 = strconv.Atoi(strings.TrimSpace(w))
+		if found {
+			c.certCritDays, err2 = strconv.Atoi(strings.TrimSpace(cr))
+		}
+		if err1 != nil || err2 != nil || c.certWarnDays < 0 || c.certCritDays < 0 {
+			return usagef("-D %q: want W[,C], whole days, e.g. -D 30,14", o.Certificate)
+		}
+		c.certDays = true
+	}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return usagef("cannot read --cafile: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return usagef("--cafile %s holds no PEM certificate", o.CAFile)
+		}
+		c.roots = pool
+	}
+	return nil
+}
+
+func (o *options) authConfig(c *config) error {
+	// The password file is read even without -A: a file named but missing is
+	// a configuration error worth knowing about.
+	filePassword := ""
+	if o.AuthPasswordFile != "" {
+		b, err := os.ReadFile(o.AuthPasswordFile)
+		if err != nil {
+			return usagef("cannot read --authpassword-file: %v", err)
+		}
+		line, _, _ := bytes.Cut(b, []byte{'\n'})
+		filePassword = strings.TrimSuffix(string(line), "\r")
+		if filePassword == "" {
+			return usagef("--authpassword-file %s: first line is empty", o.AuthPasswordFile)
+		}
+	}
+	// Precedence: -P, then the file, then the environment.
+	c.authPassword = o.AuthPassword
+	if c.authPassword == "" {
+		c.authPassword = filePassword
+	}
+	if c.authPassword == "" {
+		c.authPassword = os.Getenv("CHECK_SMTP_AUTHPASSWORD")
+	}
+	if o.AuthMech == "" {
+		return nil
+	}
+	c.authMech = strings.ToUpper(o.AuthMech)
+	switch c.authMech {
+	case "PLAIN", "LOGIN", "CRAM-MD5":
+	default:
+		return usagef("-A %s: unsupported mechanism (PLAIN, LOGIN or CRAM-MD5)", o.AuthMech)
+	}
+	if c.authUser == "" {
+		return usagef("-A %s needs -U (user)", c.authMech)
+	}
+	if c.authPassword == "" {
+		return usagef("-A %s needs a password: -P, env CHECK_SMTP_AUTHPASSWORD or --authpassword-file", c.authMech)
+	}
+	if !c.implicitTLS && !c.startTLS && !c.allowPlaintextAuth && !c.unixSocket {
+		if ip := net.ParseIP(c.host); ip != nil && !ip.IsLoopback() {
+			return usagef("refusing to send AUTH in cleartext to %s: use -s or -S, or --allow-plaintext-auth", c.host)
+		}
+		// A host name is checked against the address actually connected to.
+	}
+	return nil
+}
+
+func (o *options) commandConfig(c *config) error {
+	if len(o.Response) > len(o.Command) {
+		return usagef("%d -R given for %d -C: each -R pairs with the -C at the same position", len(o.Response), len(o.Command))
+	}
+	for i, cmd := range o.Command {
+		if cmd == "" || strings.ContainsAny(cmd, "\r\n") {
+			return usagef("-C %q is empty or contains a line break", cmd)
+		}
+		cc := commandCheck{command: cmd}
+		if i < len(o.Response) {
+			re, err := regexp.Compile(o.Response[i])
+			if err != nil {
+				return usagef("-R %q is not a valid regular expression: %v", o.Response[i], err)
+			}
+			cc.response = re
+		}
+		c.commands = append(c.commands, cc)
+	}
+	return nil
+}
+
+func (o *options) thresholdConfig(c *config) error {
+	var err error
+	if c.warning, err = parseLimit("-w", o.Warning); err != nil {
+		return err
+	}
+	if c.critical, err = parseLimit("-c", o.Critical); err != nil {
+		return err
+	}
+	if c.stepWarning, err = parseStepLimits("--step-warning", o.StepWarning); err != nil {
+		return err
+	}
+	if c.stepCritical, err = parseStepLimits("--step-critical", o.StepCritical); err != nil {
+		return err
+	}
+	if c.timeout, c.timeoutState, err = parseTimeout(o.Timeout); err != nil {
+		return err
+	}
+	if o.StatusAs != "" {
+		if c.statusMap, err = checkers.ParseStatusMap(o.StatusAs); err != nil {
+			return usagef("--status-as %q: %v", o.StatusAs, err)
+		}
+	}
+	return nil
+}
+
+func parseSeconds(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return f, err == nil && f >= 0 && f < 1e6
+}
+
+func parseLimit(name, s string) (limit, error) {
+	if s == "" {
+		return limit{}, nil
+	}
+	f, ok := parseSeconds(s)
+	if !ok {
+		return limit{}, usagef("%s %q: want seconds, e.g. 2.5", name, s)
+	}
+	return limit{set: true, secs: f}, nil
+}
+
+func parseStepLimits(name string, specs []string) (map[step]limit, error) {
+	m := map[step]limit{}
+	for _, spec := range specs {
+		k, v, _ := strings.Cut(spec, "=")
+		st, ok := parseStep(strings.ToLower(strings.TrimSpace(k)))
+		if !ok {
+			return nil, usagef("%s %q: unknown step %q (connect, tls, banner, ehlo, starttls, auth, mail, rcpt, command, rset, quit)", name, spec, k)
+		}
+		f, ok := parseSeconds(v)
+		if !ok {
+			return nil, usagef("%s %q: want STEP=SECONDS", name, spec)
+		}
+		m[st] = limit{set: true, secs: f}
+	}
+	return m, nil
+}
+
+// parseTimeout reads "SEC" or "SEC:STATE" (STATE a name or 0-3).
+func parseTimeout(s string) (time.Duration, checkers.Status, error) {
+	secs, state, hasState := strings.Cut(s, ":")
+	f, ok := parseSeconds(secs)
+	if !ok || f <= 0 {
+		return 0, 0, usagef("-t %q: want seconds > 0, optionally :STATE", s)
+	}
+	st := checkers.CRITICAL
+	if hasState {
+		var ok bool
+		if st, ok = parseState(state); !ok {
+			return 0, 0, usagef("-t %q: unknown state %q (OK, WARNING, CRITICAL, UNKNOWN or 0-3)", s, state)
+		}
+	}
+	return time.Duration(f * float64(time.Second)), st, nil
+}
+
+func parseState(s string) (checkers.Status, bool) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "0", "OK":
+		return checkers.OK, true
+	case "1", "WARNING", "WARN":
+		return checkers.WARNING, true
+	case "2", "CRITICAL", "CRIT":
+		return checkers.CRITICAL, true
+	case "3", "UNKNOWN":
+		return checkers.UNKNOWN, true
+	}
+	return 0, false
+}
