@@ -22,7 +22,7 @@ import (
 type options struct {
 	Host     string `short:"H" long:"host" value-name:"HOST" description:"host name, IP address or absolute path of a unix socket (default: localhost)"`
 	Hostname string `long:"hostname" hidden:"yes"`
-	Port     int    `short:"p" long:"port" description:"port (default: 25, 465 with -s)"`
+	Port     int    `short:"p" long:"port" value-name:"PORT" description:"port (default: 25, 465 with -s)"`
 	IPv4     bool   `short:"4" long:"ipv4" description:"use IPv4 only"`
 	UseIPv4  bool   `long:"use-ipv4" hidden:"yes"`
 	IPv6     bool   `short:"6" long:"ipv6" description:"use IPv6 only"`
