@@ -303,7 +303,7 @@ func (r *runner) main() error {
 		}
 	}
 	fmt.Fprintf(rep, "\nmonitoring-plugins check_smtp sends HELO (EHLO with -S/-A) and QUIT, and no MAIL FROM or RSET without -f; it does not verify the certificate. check-smtp and the floor send EHLO, MAIL FROM, RSET and QUIT and verify the certificate against the CA file.\n")
-	fmt.Fprintf(rep, "\nThe whole run took %.1f s.\n", time.Since(started).Seconds())
+	fmt.Fprintf(rep, "\nThe whole run took %.1f s; load average at the end: %s.\n", time.Since(started).Seconds(), loadAvg())
 
 	if *out == "-" {
 		_, err = os.Stdout.Write(rep.Bytes())
@@ -764,10 +764,7 @@ func (r *runner) machine() {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = strings.TrimSpace(string(b))
 	}
-	load := "?"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	load := loadAvg()
 	version := func(argv ...string) string {
 		if argv[0] == "" {
 			return "not installed"
@@ -781,6 +778,14 @@ func (r *runner) machine() {
 	fmt.Fprintf(rep, "## Machine\n\n")
 	fmt.Fprintf(rep, "- nproc: %s; CPU: %s\n- kernel: %s\n- %s\n- load average at start: %s\n", nproc, model, kernel, goVer, load)
 	fmt.Fprintf(rep, "- check-smtp: `%s`\n- monitoring-plugins: `%s`\n\n", version(*checkSMTP, "-V"), version(*mpCheck, "-V"))
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
