@@ -54,7 +54,18 @@ func verifyPeer(st tls.ConnectionState, cfg *config, now time.Time) error {
 	for _, c := range st.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{Roots: cfg.roots, Intermediates: inter, CurrentTime: at})
+	opts := x509.VerifyOptions{Roots: cfg.extraRoots, Intermediates: inter, CurrentTime: at}
+	_, err := leaf.Verify(opts)
+	var ua x509.UnknownAuthorityError
+	if err != nil && cfg.extraRoots != nil && errors.As(err, &ua) {
+		// --cafile adds to the system roots: try them too.
+		if opts.Roots, err = x509.SystemCertPool(); err == nil {
+			opts.Roots.AppendCertsFromPEM(cfg.extraRootsPEM)
+			_, err = leaf.Verify(opts)
+		} else {
+			err = ua
+		}
+	}
 	if err != nil {
 		return describeVerifyError(err, leaf)
 	}

@@ -126,7 +126,8 @@ type config struct {
 	implicitTLS, startTLS bool
 	serverName            string
 	insecure              bool
-	roots                 *x509.CertPool // nil: system roots
+	extraRoots            *x509.CertPool // --cafile; nil: system roots only
+	extraRootsPEM         []byte
 	certDays              bool
 	certWarnDays          int
 	certCritDays          int
@@ -300,14 +301,13 @@ func (o *options) tlsConfig(c *config) error {
 		if err != nil {
 			return usagef("cannot read --cafile: %v", err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
+		// The system pool is only loaded if the --cafile roots do not
+		// verify the chain (see verifyPeer): parsing it costs milliseconds.
+		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return usagef("--cafile %s holds no PEM certificate", o.CAFile)
 		}
-		c.roots = pool
+		c.extraRoots, c.extraRootsPEM = pool, pem
 	}
 	return nil
 }
