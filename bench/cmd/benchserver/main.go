@@ -177,7 +177,7 @@ func session(c net.Conn, tlsConf *tls.Config, offerStartTLS bool) {
 			}
 		case "MAIL":
 			if *mailDelay > 0 {
-				time.Sleep(*mailDelay)
+				preciseSleep(*mailDelay)
 			}
 			if !reply("250 2.1.0 Ok\r\n") {
 				return
@@ -222,6 +222,18 @@ func session(c net.Conn, tlsConf *tls.Config, offerStartTLS bool) {
 				return
 			}
 		}
+	}
+}
+
+// preciseSleep waits d to within microseconds: time.Sleep overshoots by up
+// to a millisecond on a busy VM, which would blur the accuracy measurement,
+// so the last 2 ms are spun on the monotonic clock.
+func preciseSleep(d time.Duration) {
+	deadline := time.Now().Add(d)
+	if d > 2*time.Millisecond {
+		time.Sleep(d - 2*time.Millisecond)
+	}
+	for time.Now().Before(deadline) {
 	}
 }
 

@@ -1,0 +1,80 @@
+// Command spawner starts the processes that the runner measures and reports
+// their wall time and rusage. It exists because of how Linux accounts peak
+// RSS: at execve the kernel carries the old address space's RSS high-water
+// mark into the new program's ru_maxrss, and Go's os/exec starts children
+// with CLONE_VM, so the child's "old address space" is the parent's. A child
+// of the runner would report at least the runner's RSS; a child of this small
+// process reports at least only this process's RSS (the runner measures that
+// floor with /bin/true and prints it).
+//
+// Protocol, one request a line on stdin, fields separated by tabs:
+//
+//	TIMEOUT_NS  OUTPUT_FILE  ARGV0  ARGV1 ...
+//
+// The child's stdin is /dev/null, its stdout and stderr go to OUTPUT_FILE
+// (truncated). One reply a line on stdout:
+//
+//	WALL_NS CPU_NS MAXRSS_KIB EXIT_CODE KILLED(0|1)
+//
+// or "ERR message". The child is killed (by PID) when TIMEOUT_NS passes.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	in.Buffer(make([]byte, 64<<10), 1<<20)
+	out := bufio.NewWriter(os.Stdout)
+	for in.Scan() {
+		out.WriteString(handle(in.Text()) + "\n")
+		out.Flush()
+	}
+}
+
+func handle(line string) string {
+	f := strings.Split(line, "\t")
+	if len(f) < 3 {
+		return "ERR short request"
+	}
+	timeout, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return "ERR bad timeout"
+	}
+	outFile, err := os.OpenFile(f[1], os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	defer outFile.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	defer null.Close()
+	argv := f[2:]
+	start := time.Now()
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{null, outFile, outFile}})
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	t := time.AfterFunc(time.Duration(timeout), func() { p.Kill() })
+	st, err := p.Wait()
+	wall := time.Since(start)
+	killed := 0
+	if !t.Stop() { // the timer fired
+		killed = 1
+	}
+	if err != nil {
+		return "ERR " + err.Error()
+	}
+	ru := st.SysUsage().(*syscall.Rusage)
+	cpu := ru.Utime.Nano() + ru.Stime.Nano()
+	return fmt.Sprintf("%d %d %d %d %d", wall.Nanoseconds(), cpu, ru.Maxrss, st.ExitCode(), killed)
+}
