@@ -14,6 +14,11 @@ import (
 // version is stamped at build time with -ldflags -X.
 var version = "dev"
 
+// testHookAfterParse is nil outside tests. A test sets it to see or change
+// the parsed configuration before the probe: to force a panic through the
+// recovery, or to pin a fuzzed command line to a loopback port.
+var testHookAfterParse func(*config)
+
 // Do runs the check on the process arguments, prints the result on stdout
 // and exits 0-3.
 func Do() {
@@ -51,6 +56,9 @@ func run(args []string) (ckr *checkers.Checker) {
 			return &checkers.Checker{Status: checkers.OK, Message: early.text}
 		}
 		return &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN, Message: sanitizeLine(err.Error())}
+	}
+	if testHookAfterParse != nil {
+		testHookAfterParse(cfg)
 	}
 	res := probe(cfg)
 	status, msg := evaluate(cfg, res)

@@ -53,9 +53,23 @@ func (r reply) text() string { return strings.Join(r.lines, " ") }
 func (r reply) class() int { return r.code / 100 }
 
 // protocolError reports a reply that breaks the SMTP reply grammar or a limit.
-type protocolError struct{ msg string }
+// The offending server text is kept raw, so that the session can remove
+// credentials from it before it is sanitized and cut (see session.ioError).
+type protocolError struct {
+	msg    string
+	server string // raw server line quoted after msg, if quoted
+	quoted bool
+}
 
-func (e *protocolError) Error() string { return e.msg }
+func (e *protocolError) Error() string { return e.describe(nil) }
+
+// describe words the error, redacting secrets from the server text first.
+func (e *protocolError) describe(secrets []string) string {
+	if !e.quoted {
+		return e.msg
+	}
+	return e.msg + ": " + quoteServer(redact(e.server, secrets))
+}
 
 // readReply reads one complete (possibly multi-line) reply. onLine sees every
 // raw line as it arrives, for the transcript.
@@ -76,10 +90,10 @@ func readReply(r *bufio.Reader, onLine func(string)) (reply, error) {
 		if len(rep.lines) == 0 {
 			rep.code = code
 		} else if code != rep.code {
-			return rep, &protocolError{fmt.Sprintf("malformed reply: continuation line changed code from %d to %d", rep.code, code)}
+			return rep, &protocolError{msg: fmt.Sprintf("malformed reply: continuation line changed code from %d to %d", rep.code, code)}
 		}
 		if len(rep.lines) == maxReplyLines {
-			return rep, &protocolError{fmt.Sprintf("reply longer than %d lines", maxReplyLines)}
+			return rep, &protocolError{msg: fmt.Sprintf("reply longer than %d lines", maxReplyLines)}
 		}
 		rep.lines = append(rep.lines, text)
 		if last {
@@ -88,24 +102,29 @@ func readReply(r *bufio.Reader, onLine func(string)) (reply, error) {
 	}
 }
 
+var errLineTooLong = &protocolError{msg: fmt.Sprintf("reply line longer than %d bytes", maxReplyLineBytes)}
+
 // readLine returns one line without its line ending. A bare LF is accepted as
 // well as CRLF: being lenient here costs nothing and real servers differ.
 func readLine(r *bufio.Reader) (string, error) {
 	b, err := r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull || len(b) > maxReplyLineBytes+2 {
-		return "", &protocolError{fmt.Sprintf("reply line longer than %d bytes", maxReplyLineBytes)}
+		return "", errLineTooLong
 	}
 	if err != nil {
 		return "", err
 	}
 	b = bytes.TrimSuffix(b[:len(b)-1], []byte{'\r'})
+	if len(b) > maxReplyLineBytes { // a bare LF ends a line one byte sooner
+		return "", errLineTooLong
+	}
 	return string(b), nil
 }
 
 // parseReplyLine splits "250-text" / "250 text" / "250".
 func parseReplyLine(line string) (code int, last bool, text string, err error) {
 	if len(line) < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) || line[0] < '1' || line[0] > '5' {
-		return 0, false, "", &protocolError{"malformed reply (not an SMTP reply code): " + quoteServer(line)}
+		return 0, false, "", &protocolError{msg: "malformed reply (not an SMTP reply code)", server: line, quoted: true}
 	}
 	code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
 	if len(line) == 3 {
@@ -117,7 +136,7 @@ func parseReplyLine(line string) (code int, last bool, text string, err error) {
 	case '-':
 		return code, false, line[4:], nil
 	}
-	return 0, false, "", &protocolError{"malformed reply (no space or dash after the code): " + quoteServer(line)}
+	return 0, false, "", &protocolError{msg: "malformed reply (no space or dash after the code)", server: line, quoted: true}
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

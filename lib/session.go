@@ -98,9 +98,9 @@ func (s *session) ioError(err error, doing string) error {
 	case errors.As(err, &ce):
 		return ce
 	case isTimeout(err):
-		return &checkError{step: st, timeout: true, msg: fmt.Sprintf("timeout after %s at step %s (%s)", fmtSeconds(s.cfg.timeout.Seconds()), st, doing)}
+		return &checkError{step: st, timeout: true, msg: fmt.Sprintf("timeout after %ss at step %s (%s)", fmtSeconds(s.cfg.timeout.Seconds()), st, doing)}
 	case errors.As(err, &pe):
-		return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s", pe.msg, st)}
+		return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s", pe.describe(s.secrets), st)}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("connection closed by server at step %s (%s)", st, doing)}
 	}
@@ -114,8 +114,13 @@ func (s *session) failf(format string, a ...any) error {
 
 // rejected reports a reply with an unwanted code: "<what> rejected at step X: <reply>".
 func (s *session) rejected(what string, rep reply) error {
-	return s.failf("%s rejected at step %s: %s", what, s.clock.current(), quoteReply(rep))
+	return s.failf("%s rejected at step %s: %s", what, s.clock.current(), s.quote(rep))
 }
+
+// quote quotes a reply for a message. Credentials are removed before the
+// text is sanitized and cut: a server echoing an AUTH payload must not leave
+// a mangled ("|" rewritten) or partial (cut) form of it behind.
+func (s *session) quote(r reply) string { return quoteServer(redact(r.oneLine(), s.secrets)) }
 
 func trimNetError(err error) string {
 	var op *net.OpError
