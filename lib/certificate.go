@@ -83,12 +83,33 @@ func describeVerifyError(err error, leaf *x509.Certificate) error {
 	case errors.As(err, &ua):
 		return fmt.Errorf("certificate signed by unknown authority (issuer %q; use --cafile or -k)", leaf.Issuer.String())
 	case errors.As(err, &he):
-		return fmt.Errorf("%s (use --sni=NAME or -k)", trimTLSPrefix(err))
+		// x509's own wording lists only the IP SANs when the host is an IP
+		// literal ("doesn't contain any IP SANs"): name every name instead.
+		names := certNames(leaf)
+		if names == "" {
+			return fmt.Errorf("certificate names no host (no subject alternative names, subject %q), not %s (use --sni=NAME or -k)",
+				leaf.Subject.String(), he.Host)
+		}
+		return fmt.Errorf("certificate is valid for %s, not %s (use --sni=NAME or -k)", names, he.Host)
 	case errors.As(err, &ci) && ci.Reason == x509.Expired:
 		return fmt.Errorf("certificate not valid at this time (NotBefore %s, NotAfter %s)",
 			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return fmt.Errorf("certificate not trusted: %s", trimTLSPrefix(err))
+}
+
+// certNames lists the DNS and IP subject alternative names, the first few
+// only: a shared-hosting certificate can carry hundreds.
+func certNames(leaf *x509.Certificate) string {
+	const shown = 5
+	names := append([]string(nil), leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) > shown {
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
+	}
+	return strings.Join(names, ", ")
 }
 
 // certFinding judges the leaf's expiry against -D and

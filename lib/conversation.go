@@ -107,6 +107,12 @@ func (s *session) converse(ctx context.Context, res *result) error {
 		if rep.code != 220 {
 			return s.failf("STARTTLS refused: %s", quoteReply(rep))
 		}
+		if s.r.Buffered() > 0 {
+			// Cleartext sent before the handshake would be dropped with the
+			// old reader; a server (or a man in the middle) that does this
+			// is not speaking STARTTLS as RFC 3207 describes.
+			return s.failf("server sent data after its STARTTLS reply, before the TLS handshake (possible STARTTLS injection)")
+		}
 		s.clock.enter(stepTLS)
 		if err := s.startTLS(ctx, res); err != nil {
 			return err

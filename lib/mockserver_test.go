@@ -22,6 +22,7 @@ import (
 //	"TLS"         server side of a TLS handshake (mockServer.tlsConfig)
 //	"PROXY"       read one PROXY protocol v1 line into mockServer.proxyLine
 //	"CLOSE"       close the connection
+//	"READ"        wait for the client to send anything (e.g. a TLS ClientHello)
 //	"HANG"        stop, keep the connection open until the client closes it
 //
 // A script that ends without CLOSE or HANG closes after its last action.
@@ -131,6 +132,13 @@ func (m *mockServer) serve() {
 				return
 			}
 			r, w = bufio.NewReader(tc), tc
+		case action == "READ":
+			// Whatever the client sends next, unparsed (a TLS ClientHello):
+			// the script can then answer it with RAW garbage.
+			if _, err := r.ReadByte(); err != nil {
+				m.fail("step %d: READ: %v", i, err)
+				return
+			}
 		case action == "PROXY":
 			line, err := r.ReadString('\n')
 			if err != nil {
