@@ -87,7 +87,7 @@ func describeVerifyError(err error, leaf *x509.Certificate) error {
 		// literal ("doesn't contain any IP SANs"): name every name instead.
 		names := certNames(leaf)
 		if names == "" {
-			return fmt.Errorf("certificate names no host (no subject alternative names, subject %q), not %s (use --sni=NAME or -k)",
+			return fmt.Errorf("certificate has no subject alternative names (subject %q; its Common Name is not a name to verify), so not valid for %s (use -k)",
 				leaf.Subject.String(), he.Host)
 		}
 		return fmt.Errorf("certificate is valid for %s, not %s (use --sni=NAME or -k)", names, he.Host)

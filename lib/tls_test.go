@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -291,6 +292,21 @@ var verifyCases = []verifyCase{
 	{name: "chain through an intermediate the server sends",
 		cert: func(c *testCerts, _ testing.TB) tls.Certificate { return c.chained }, host: "localhost", args: []string{"--cafile", "CAFILE"},
 		status: checkers.OK, message: `^SMTP OK: .+` + tlsOKSummary, sni: "localhost", proceeds: true},
+	{name: "a long name list is cut in the message",
+		cert: func(c *testCerts, t testing.TB) tls.Certificate {
+			names := []string{"a.example", "b.example", "c.example", "d.example", "e.example", "f.example", "g.example"}
+			return c.leaf(t, "a.example", names, nil, time.Now().Add(-certTestDay), time.Now().Add(365*certTestDay), false)
+		},
+		host: "localhost", args: []string{"--cafile", "CAFILE"}, sni: "localhost",
+		status:  checkers.CRITICAL,
+		message: `^SMTP CRITICAL: certificate is valid for a\.example, b\.example, c\.example, d\.example, e\.example and 2 more, not localhost \(use --sni=NAME or -k\); `},
+	{name: "a name only in the Common Name is not verified",
+		cert: func(c *testCerts, t testing.TB) tls.Certificate {
+			return c.leaf(t, "localhost", nil, nil, time.Now().Add(-certTestDay), time.Now().Add(365*certTestDay), false)
+		},
+		host: "localhost", args: []string{"--cafile", "CAFILE"}, sni: "localhost",
+		status:  checkers.CRITICAL,
+		message: `^SMTP CRITICAL: certificate has no subject alternative names \(subject "CN=localhost"; its Common Name is not a name to verify\), so not valid for localhost \(use -k\); `},
 	{name: "not yet valid",
 		cert: func(c *testCerts, _ testing.TB) tls.Certificate { return c.notYetValid }, args: []string{"--cafile", "CAFILE"},
 		status: checkers.CRITICAL, message: `^SMTP CRITICAL: certificate not valid at this time \(NotBefore \S+, NotAfter \S+\); `},
