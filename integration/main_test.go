@@ -36,6 +36,7 @@ var (
 	ownState bool
 
 	stopOnce sync.Once
+	stopErr  error // servers.sh stop failed: something may still be listening
 	extraMu  sync.Mutex
 	// extraPIDs are process groups started by tests (nagios4), stopped by PID
 	// if the test binary is interrupted or about to time out.
@@ -104,7 +105,19 @@ func testMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "\n!!!!!!!! integration: %s DID NOT START: its tests will be skipped (logs in %s/logs) !!!!!!!!\n\n", s, stateDir)
 		}
 	}
-	return m.Run()
+	code := m.Run()
+	stopEverything()
+	if stopErr != nil && code == 0 {
+		code = 1
+	}
+	if ownState {
+		if code == 0 {
+			os.RemoveAll(stateDir)
+		} else {
+			fmt.Fprintf(os.Stderr, "integration: server logs kept in %s/logs\n", stateDir)
+		}
+	}
+	return code
 }
 
 func startServers() error {
@@ -133,6 +146,7 @@ func stopEverything() {
 		cmd.Stdout = os.Stderr
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
+			stopErr = err
 			fmt.Fprintln(os.Stderr, "integration: servers.sh stop:", err)
 		}
 	})
