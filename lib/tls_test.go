@@ -473,6 +473,7 @@ func TestTLSMock(t *testing.T) {
 		message  string
 		scriptOK bool
 		tls12    bool
+		tls11    bool // the server speaks nothing newer than TLS 1.1
 	}{
 		{name: "SMTPS perfdata has tls= after connect and cert_days last, no starttls=",
 			script: script("TLS", scriptGreeting, scriptTail), args: append([]string{"-s"}, ca...),
@@ -488,6 +489,10 @@ func TestTLSMock(t *testing.T) {
 			script: script("TLS", scriptGreeting, scriptTail), args: append([]string{"-s"}, ca...), tls12: true,
 			status: checkers.OK, scriptOK: true,
 			message: `^SMTP OK: .+, TLS 1\.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, certificate valid 364 days \| `},
+		{name: "a server stuck at TLS 1.1 fails the handshake",
+			script: script("TLS", scriptGreeting, scriptTail), args: append([]string{"-s"}, ca...), tls11: true,
+			status:  checkers.CRITICAL,
+			message: `^SMTP CRITICAL: TLS handshake failed: remote error: tls: protocol version not supported; `},
 		{name: "-v transcript shows the certificate and the second EHLO",
 			script: script(scriptSTARTTLS, scriptEHLOAgain, scriptTail), args: append([]string{"-S", "-v"}, ca...),
 			status: checkers.OK, scriptOK: true,
@@ -590,6 +595,9 @@ func TestTLSMock(t *testing.T) {
 			if tc.tls12 {
 				cfg.MaxVersion = tls.VersionTLS12
 				cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
+			}
+			if tc.tls11 {
+				cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
 			}
 			m := serveTLSMock(t, listenLoopback(t, "127.0.0.1"), cfg, tc.script)
 			out := tlsRun(t, certs, append([]string{"-H", "127.0.0.1", "-p", m.port()}, tc.args...), tc.status, tc.message)
