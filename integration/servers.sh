@@ -12,7 +12,8 @@
 # ports are used; the machine's own /etc mail configuration is never read for
 # writing nor changed, and no system service is started.
 #
-# Ports: PORT_BASE (env CHECK_SMTP_IT_PORT_BASE, default 25500) plus
+# Ports: PORT_BASE (env CHECK_SMTP_IT_PORT_BASE; default 25500, or the next free
+# of 26500, 27500, ... when something listens there) plus
 #   +0  chasquid SMTP (STARTTLS)          +1  chasquid submission (STARTTLS, AUTH)
 #   +2  chasquid submission over TLS      +10 postfix SMTP (STARTTLS, relay denied)
 #   +11 postfix submission (STARTTLS, AUTH through Dovecot SASL)
@@ -329,15 +330,27 @@ do_start() {
 	IPV6=0
 	if have_ipv6; then IPV6=1; fi
 
-	local p busy=()
-	for p in 0 1 2 10 11 12 13 14 20 99; do
-		if port_busy $((PORT_BASE + p)); then busy+=($((PORT_BASE + p))); fi
+	# Another run (or anything else) on these ports: move on to the next
+	# base unless the base was given explicitly.
+	local p busy tries=0
+	while :; do
+		busy=()
+		for p in 0 1 2 10 11 12 13 14 20 99; do
+			if port_busy $((PORT_BASE + p)); then busy+=($((PORT_BASE + p))); fi
+		done
+		[ ${#busy[@]} -eq 0 ] && break
+		tries=$((tries + 1))
+		if [ -n "${CHECK_SMTP_IT_PORT_BASE:-}" ] || [ $tries -ge 8 ]; then
+			die "ports already in use: ${busy[*]} (set CHECK_SMTP_IT_PORT_BASE to another base)"
+		fi
+		log "ports in use at base $PORT_BASE (${busy[*]}): trying base $((PORT_BASE + 1000))"
+		PORT_BASE=$((PORT_BASE + 1000))
 	done
-	[ ${#busy[@]} -eq 0 ] || die "ports already in use: ${busy[*]} (set CHECK_SMTP_IT_PORT_BASE to another base)"
 
 	make_certs
 
 	envline STATE "$STATE"
+	envline PORT_BASE "$PORT_BASE"
 	envline IPV6 "$IPV6"
 	envline CA "$STATE/tls/ca.pem"
 	envline SOON_DAYS 20
@@ -393,6 +406,9 @@ do_start() {
 do_stop() {
 	[ -n "$STATE" ] || { [ -f "$here/.last-state" ] && STATE=$(sed -n 's/^STATE=//p' "$here/.last-state"); } || true
 	[ -n "$STATE" ] && [ -d "$STATE/pids" ] || { log "nothing to stop (no STATEDIR/pids)"; return 0; }
+	if [ -f "$STATE/env" ] && grep -q '^PORT_BASE=' "$STATE/env"; then
+		PORT_BASE=$(sed -n 's/^PORT_BASE=//p' "$STATE/env")
+	fi
 	local f pid name pids=()
 	for f in "$STATE"/pids/*.pid; do
 		[ -e "$f" ] || continue
