@@ -66,11 +66,8 @@ func thresholdFindings(cfg *config, res *result) []finding {
 	case cfg.warning.exceededBy(res.total):
 		fs = append(fs, finding{checkers.WARNING, fmt.Sprintf("response time %.3fs over warning threshold %ss", res.total.Seconds(), fmtSeconds(cfg.warning.secs))})
 	}
-	for _, st := range allSteps {
-		d, ran := res.spent[st]
-		if !ran {
-			continue
-		}
+	for _, st := range res.order {
+		d := res.spent[st]
 		switch {
 		case cfg.stepCritical[st].exceededBy(d):
 			fs = append(fs, finding{checkers.CRITICAL, fmt.Sprintf("step %s took %.3fs, over critical threshold %ss", st, d.Seconds(), fmtSeconds(cfg.stepCritical[st].secs))})

@@ -34,10 +34,8 @@ func render(cfg *config, res *result, msg string) string {
 // that ran in conversation order, then the certificate's days left.
 func perfdata(cfg *config, res *result) string {
 	items := []string{fmt.Sprintf("time=%.6fs;%s;%s;0", res.total.Seconds(), cfg.warning, cfg.critical)}
-	for _, st := range allSteps {
-		if d, ran := res.spent[st]; ran {
-			items = append(items, fmt.Sprintf("%s=%.6fs;%s;%s;0", st, d.Seconds(), cfg.stepWarning[st], cfg.stepCritical[st]))
-		}
+	for _, st := range res.order {
+		items = append(items, fmt.Sprintf("%s=%.6fs;%s;%s;0", st, res.spent[st].Seconds(), cfg.stepWarning[st], cfg.stepCritical[st]))
 	}
 	if res.tls != nil && res.tls.leaf != nil {
 		cd := fmt.Sprintf("cert_days=%d", daysLeft(res.tls.leaf, res.checkedAt))

@@ -20,7 +20,7 @@ const (
 	stepQuit     step = "quit"
 )
 
-// allSteps is the fixed reporting order of the perfdata.
+// allSteps lists every step, in the order of a conversation with implicit TLS.
 var allSteps = []step{stepConnect, stepTLS, stepBanner, stepEHLO, stepSTARTTLS,
 	stepAuth, stepMail, stepRcpt, stepCommand, stepRSET, stepQuit}
 
@@ -40,12 +40,17 @@ type stepClock struct {
 	cur     step
 	started time.Time
 	spent   map[step]time.Duration
+	order   []step // steps in the order they first ran: the perfdata order
 }
 
 func newStepClock() *stepClock { return &stepClock{spent: map[step]time.Duration{}} }
 
 func (c *stepClock) enter(st step) {
 	c.stop()
+	if _, seen := c.spent[st]; !seen {
+		c.order = append(c.order, st)
+		c.spent[st] = 0
+	}
 	c.cur, c.started = st, time.Now()
 }
 
