@@ -1,6 +1,7 @@
 package checksmtp
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 // result is everything the probe learned, ready for evaluation.
 type result struct {
 	spent      map[step]time.Duration
+	order      []step // steps that ran, in conversation order
 	total      time.Duration
 	fatal      *checkError // what ended the conversation early, if anything
 	findings   []finding   // judgements that did not end it
@@ -49,7 +51,7 @@ func probe(cfg *config) *result {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	res.spent = s.clock.spent
+	res.spent, res.order = s.clock.spent, s.clock.order
 	res.transcript, res.secrets = s.transcript, s.secrets
 	return res
 }
@@ -68,6 +70,9 @@ func (s *session) converse(ctx context.Context, res *result) error {
 		return s.failf("%v", err)
 	}
 	s.attach(conn)
+	if cfg.proxy {
+		s.note("C: %s", proxyHeaderText(conn))
+	}
 	if err := s.refuseCleartextAuth(); err != nil {
 		return err
 	}
@@ -85,27 +90,28 @@ func (s *session) converse(ctx context.Context, res *result) error {
 		return err
 	}
 	if banner.class() != 2 {
-		return s.failf("server refused the connection at step banner: %s", quoteReply(banner))
+		return s.failf("server refused the connection at step banner: %s", s.quote(banner))
 	}
 	res.greeting = banner.text()
 
 	s.clock.enter(stepEHLO)
-	greet, ext, err := s.hello()
+	greet, ext, err := s.hello(cfg.proxy)
 	if err != nil {
 		return err
 	}
 
 	if cfg.startTLS {
-		s.clock.enter(stepSTARTTLS)
+		// Judged before the step starts: a step that sent nothing is not timed.
 		if _, ok := ext["STARTTLS"]; !ok {
-			return s.failf("STARTTLS not offered by the server (EHLO reply: %s)", quoteReply(greet))
+			return s.failf("STARTTLS not offered by the server (EHLO reply: %s)", s.quote(greet))
 		}
+		s.clock.enter(stepSTARTTLS)
 		rep, err := s.cmd("STARTTLS")
 		if err != nil {
 			return err
 		}
 		if rep.code != 220 {
-			return s.failf("STARTTLS refused: %s", quoteReply(rep))
+			return s.failf("STARTTLS refused: %s", s.quote(rep))
 		}
 		if s.r.Buffered() > 0 {
 			// Cleartext sent before the handshake would be dropped with the
@@ -119,17 +125,20 @@ func (s *session) converse(ctx context.Context, res *result) error {
 		}
 		// RFC 3207: forget what was learnt before TLS and greet again.
 		s.clock.enter(stepEHLO)
-		if greet, ext, err = s.hello(); err != nil {
+		if greet, ext, err = s.hello(false); err != nil {
 			return err
 		}
 	}
 
 	if cfg.expect != "" && !strings.Contains(banner.String(), cfg.expect) && !strings.Contains(greet.String(), cfg.expect) {
 		res.findings = append(res.findings, finding{checkers.WARNING,
-			fmt.Sprintf("banner lacks expected %q: %s", cfg.expect, quoteReply(banner))})
+			fmt.Sprintf("banner lacks expected %q: %s", cfg.expect, s.quote(banner))})
 	}
 
 	if cfg.authMech != "" {
+		if err := s.authOffered(ext); err != nil {
+			return err
+		}
 		s.clock.enter(stepAuth)
 		if err := s.authenticate(ext); err != nil {
 			return err
@@ -207,29 +216,46 @@ func (s *session) startTLS(ctx context.Context, res *result) error {
 	return nil
 }
 
+// proxyHint is appended to a failed first greeting after a PROXY header.
+const proxyHint = " (sent after a PROXY header: a server that does not expect one reads it as a command and answers it here; check that it accepts PROXY protocol v1, or drop -r)"
+
 // hello greets with LHLO, or EHLO falling back to HELO on a 5xx. It returns
 // the reply that was accepted and the EHLO extensions (keyword -> params).
-func (s *session) hello() (reply, map[string]string, error) {
+// afterProxy marks the first greeting after a PROXY header: a server that
+// took the header for a command answers it with a 5xx where the EHLO reply
+// is expected, so there is no HELO fallback (it would read every later
+// reply one step late and could end in OK).
+func (s *session) hello(afterProxy bool) (reply, map[string]string, error) {
+	hint := ""
+	if afterProxy {
+		hint = proxyHint
+	}
+	withHint := func(err error) error {
+		if ce, ok := err.(*checkError); ok && !ce.timeout && hint != "" {
+			ce.msg += hint
+		}
+		return err
+	}
 	fqdn := s.cfg.fqdn
 	if s.cfg.lmtp {
 		rep, err := s.cmd("LHLO " + fqdn)
 		if err != nil {
-			return rep, nil, err
+			return rep, nil, withHint(err)
 		}
 		if rep.class() != 2 {
-			return rep, nil, s.failf("LHLO refused at step ehlo (is this an LMTP server?): %s", quoteReply(rep))
+			return rep, nil, s.failf("LHLO refused at step ehlo (is this an LMTP server?): %s%s", s.quote(rep), hint)
 		}
 		return rep, extensions(rep), nil
 	}
 	ehlo, err := s.cmd("EHLO " + fqdn)
 	if err != nil {
-		return ehlo, nil, err
+		return ehlo, nil, withHint(err)
 	}
 	if ehlo.class() == 2 {
 		return ehlo, extensions(ehlo), nil
 	}
-	if ehlo.class() != 5 {
-		return ehlo, nil, s.rejected("EHLO", ehlo)
+	if ehlo.class() != 5 || afterProxy {
+		return ehlo, nil, withHint(s.rejected("EHLO", ehlo))
 	}
 	helo, err := s.cmd("HELO " + fqdn)
 	if err != nil {
@@ -237,7 +263,7 @@ func (s *session) hello() (reply, map[string]string, error) {
 	}
 	if helo.class() != 2 {
 		return helo, nil, s.failf("EHLO and HELO both refused at step ehlo (an LMTP server? use -L): EHLO: %s; HELO: %s",
-			quoteReply(ehlo), quoteReply(helo))
+			s.quote(ehlo), s.quote(helo))
 	}
 	return helo, map[string]string{}, nil
 }
@@ -259,18 +285,29 @@ func extensions(rep reply) map[string]string {
 	return ext
 }
 
+// authOffered checks that the EHLO reply offers the -A mechanism.
+func (s *session) authOffered(ext map[string]string) error {
+	mech := s.cfg.authMech
+	offered := strings.Fields(strings.ToUpper(ext["AUTH"]))
+	if contains(offered, mech) {
+		return nil
+	}
+	if len(offered) > 0 {
+		return s.failf("AUTH %s not offered: the server offers %s", mech, strings.Join(offered, " "))
+	}
+	hint := ""
+	if !s.cfg.implicitTLS && !s.cfg.startTLS {
+		// Most submission servers offer AUTH only once TLS is up.
+		hint = " (many servers offer AUTH only over TLS: try -S or -s)"
+	}
+	return s.failf("AUTH %s not offered: the server offers no AUTH mechanism%s", mech, hint)
+}
+
 // authenticate runs AUTH for -A. The payloads go out base64-encoded and are
 // never written to the transcript; every form of them is remembered so the
 // output can be scrubbed even if the server echoes one back.
 func (s *session) authenticate(ext map[string]string) error {
 	mech := s.cfg.authMech
-	offered := strings.Fields(strings.ToUpper(ext["AUTH"]))
-	if !contains(offered, mech) {
-		if len(offered) == 0 {
-			return s.failf("AUTH %s not offered: the server offers no AUTH mechanism", mech)
-		}
-		return s.failf("AUTH %s not offered: the server offers %s", mech, strings.Join(offered, " "))
-	}
 	s.addSecret(s.cfg.authPassword)
 	client := newSASLClient(mech, s.cfg.authUser, s.cfg.authPassword)
 	_, ir, err := client.Start()
@@ -290,12 +327,19 @@ func (s *session) authenticate(ext map[string]string) error {
 		challenge, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rep.text()))
 		if derr != nil {
 			s.send("*", "*")
-			return s.failf("AUTH %s: server challenge is not base64: %s", mech, quoteReply(rep))
+			return s.failf("AUTH %s: server challenge is not base64: %s", mech, s.quote(rep))
 		}
 		resp, cerr := client.Next(challenge)
 		if cerr != nil {
 			s.send("*", "*")
 			return s.failf("AUTH %s: %v", mech, cerr)
+		}
+		if mech == "CRAM-MD5" {
+			// "user digest": the digest answers this challenge only, but a
+			// server echoing it back still must not get it printed.
+			if i := bytes.LastIndexByte(resp, ' '); i >= 0 {
+				s.addSecret(string(resp[i+1:]))
+			}
 		}
 		rep, err = s.cmdShown(s.encodeSecret(resp), "<redacted>")
 	}
@@ -303,7 +347,7 @@ func (s *session) authenticate(ext map[string]string) error {
 		return err
 	}
 	if rep.class() != 2 {
-		return s.failf("AUTH %s refused at step auth: %s", mech, quoteReply(rep))
+		return s.failf("AUTH %s refused at step auth: %s", mech, s.quote(rep))
 	}
 	return nil
 }
@@ -311,14 +355,18 @@ func (s *session) authenticate(ext map[string]string) error {
 func (s *session) encodeSecret(b []byte) string {
 	enc := base64.StdEncoding.EncodeToString(b)
 	s.addSecret(enc)
+	s.addSecret(strings.TrimRight(enc, "="))
 	return enc
 }
 
+// addSecret remembers v and its base64 forms, padded and not (an echo may
+// drop the padding), for redact.
 func (s *session) addSecret(v string) {
 	if v == "" {
 		return
 	}
-	s.secrets = append(s.secrets, v, base64.StdEncoding.EncodeToString([]byte(v)))
+	enc := base64.StdEncoding.EncodeToString([]byte(v))
+	s.secrets = append(s.secrets, v, enc, strings.TrimRight(enc, "="))
 }
 
 func redactedIf(b bool) string {
@@ -350,9 +398,9 @@ func (s *session) recipients(res *result) error {
 		case 4:
 			// Greylisting or a transient fault: not the refusal asked for, not proof of a relay.
 			res.findings = append(res.findings, finding{checkers.WARNING,
-				fmt.Sprintf("RCPT TO:<%s> got a temporary failure, expected a permanent rejection: %s", addr, quoteReply(rep))})
+				fmt.Sprintf("RCPT TO:<%s> got a temporary failure, expected a permanent rejection: %s", addr, s.quote(rep))})
 		default:
-			return s.failf("RCPT TO:<%s> accepted, expected a rejection: %s", addr, quoteReply(rep))
+			return s.failf("RCPT TO:<%s> accepted, expected a rejection: %s", addr, s.quote(rep))
 		}
 	}
 	return nil
@@ -369,10 +417,10 @@ func (s *session) extraCommands(res *result) error {
 		switch {
 		case cc.response != nil && !cc.response.MatchString(rep.String()):
 			res.findings = append(res.findings, finding{checkers.WARNING,
-				fmt.Sprintf("reply to -C %q does not match -R %q: %s", cc.command, cc.response.String(), quoteReply(rep))})
+				fmt.Sprintf("reply to -C %q does not match -R %q: %s", cc.command, cc.response.String(), s.quote(rep))})
 		case cc.response == nil && rep.class() == 5:
 			res.findings = append(res.findings, finding{checkers.WARNING,
-				fmt.Sprintf("-C %q refused: %s", cc.command, quoteReply(rep))})
+				fmt.Sprintf("-C %q refused: %s", cc.command, s.quote(rep))})
 		}
 	}
 	return nil
@@ -393,7 +441,7 @@ func (s *session) quit(res *result) error {
 		return nil
 	}
 	if rep.class() != 2 {
-		res.findings = append(res.findings, finding{checkers.WARNING, "QUIT refused: " + quoteReply(rep)})
+		res.findings = append(res.findings, finding{checkers.WARNING, "QUIT refused: " + s.quote(rep)})
 	}
 	return nil
 }

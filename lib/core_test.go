@@ -246,7 +246,7 @@ func TestCoreAuth(t *testing.T) {
 			script:   script(scriptGreeting, scriptPoliteQuit),
 			args:     append([]string{"-A", "PLAIN"}, user...),
 			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH PLAIN not offered: the server offers no AUTH mechanism;`,
+			message:  `^SMTP CRITICAL: AUTH PLAIN not offered: the server offers no AUTH mechanism \(many servers offer AUTH only over TLS: try -S or -s\);`,
 			scriptOK: true,
 		},
 		{
@@ -545,11 +545,11 @@ func TestCoreEnvelope(t *testing.T) {
 			script: script(scriptAuthGreeting, "C: AUTH PLAIN .+", "S: 235 ok", scriptMailOK,
 				"C: RCPT TO:<a@example\\.test>", "S: 250 ok", scriptRsetQuit),
 			args: []string{"-A", "PLAIN", "-U", "alice", "-P", "s3cret", "--rcpt", "a@example.test",
-				"-w", "8", "-c", "9.5", "--step-warning", "mail=4", "--step-critical", "mail=5",
-				"--step-warning", "connect=1.5", "--step-critical", "quit=2"},
+				"-w", "80", "-c", "90.5", "--step-warning", "mail=40", "--step-critical", "mail=50",
+				"--step-warning", "connect=10.5", "--step-critical", "quit=20"},
 			status: checkers.OK,
-			message: `^SMTP OK: [^|]* \| time=` + pd + `;8;9\.5;0 connect=` + pd + `;1\.5;;0 banner=` + pd + `;;;0 ehlo=` + pd +
-				`;;;0 auth=` + pd + `;;;0 mail=` + pd + `;4;5;0 rcpt=` + pd + `;;;0 rset=` + pd + `;;;0 quit=` + pd + `;;2;0\n$`,
+			message: `^SMTP OK: [^|]* \| time=` + pd + `;80;90\.5;0 connect=` + pd + `;10\.5;;0 banner=` + pd + `;;;0 ehlo=` + pd +
+				`;;;0 auth=` + pd + `;;;0 mail=` + pd + `;40;50;0 rcpt=` + pd + `;;;0 rset=` + pd + `;;;0 quit=` + pd + `;;20;0\n$`,
 			scriptOK: true,
 		},
 		{
