@@ -15,6 +15,14 @@ test:
 clean:
 	rm -rf bin
 
+# Fuzz the reply reader and the option parser for FUZZTIME each (about 45 s
+# in all with the default); the seed corpora in lib/testdata/fuzz run with
+# every go test as well.
+FUZZTIME ?= 20s
+fuzz:
+	go test ./lib -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME)
+	go test ./lib -run '^$$' -fuzz '^FuzzRunArgs$$' -fuzztime $(FUZZTIME)
+
 # Whole-process benchmark against a floor client and monitoring-plugins
 # check_smtp (issue #7); writes bench/RESULTS.md. Not run in CI.
 BENCH_ARGS ?=
