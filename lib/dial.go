@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	proxyproto "github.com/pires/go-proxyproto"
@@ -40,6 +41,15 @@ func dial(ctx context.Context, cfg *config) (net.Conn, error) {
 		}
 	}
 	return conn, nil
+}
+
+// proxyHeaderText is the PROXY v1 line dial sent on conn, for the transcript.
+func proxyHeaderText(conn net.Conn) string {
+	b, err := proxyproto.HeaderProxyFromAddrs(1, conn.LocalAddr(), conn.RemoteAddr()).Format()
+	if err != nil {
+		return "PROXY header (" + err.Error() + ")"
+	}
+	return strings.TrimRight(string(b), "\r\n")
 }
 
 // describeDialError words a connect failure for an operator, keeping the

@@ -3,6 +3,7 @@ package checksmtp
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"os"
 	"strings"
 
@@ -28,22 +29,30 @@ var iniSearchPath = []string{
 
 // extraOptsArg finds --extra-opts on the command line before go-flags runs,
 // because the file must be read first for the command line to win over it.
-func extraOptsArg(args []string) (string, bool) {
-	for _, a := range args {
+// Like monitoring-plugins, it takes "--extra-opts VALUE" as well as
+// "--extra-opts=VALUE" when VALUE does not start with '-'; args comes back
+// with the two joined, so that go-flags does not read VALUE as the host.
+func extraOptsArg(args []string) (spec string, found bool, rest []string) {
+	for i, a := range args {
 		switch {
 		case a == "--":
-			return "", false
+			return "", false, args
+		case a == "--extra-opts" && i+1 < len(args) && args[i+1] != "" && !strings.HasPrefix(args[i+1], "-"):
+			rest = append(append(append([]string{}, args[:i]...), "--extra-opts="+args[i+1]), args[i+2:]...)
+			return args[i+1], true, rest
 		case a == "--extra-opts":
-			return defaultIniSection, true
+			return defaultIniSection, true, args
 		case strings.HasPrefix(a, "--extra-opts="):
-			return strings.TrimPrefix(a, "--extra-opts="), true
+			return strings.TrimPrefix(a, "--extra-opts="), true, args
 		}
 	}
-	return "", false
+	return "", false, args
 }
 
-// loadExtraOpts reads section@file into the parser's options as defaults,
-// so that whatever the command line says afterwards replaces them.
+// loadExtraOpts reads section@file into the parser's options before the
+// command line is parsed, so that whatever the command line says afterwards
+// replaces them: go-flags empties a list option on its first command-line
+// value.
 func loadExtraOpts(p *flags.Parser, spec string) error {
 	section, file, _ := strings.Cut(spec, "@")
 	if section == "" {
@@ -64,8 +73,18 @@ func loadExtraOpts(p *flags.Parser, spec string) error {
 		return usagef("--extra-opts: section [%s] not found in %s", section, file)
 	}
 	ip := flags.NewIniParser(p)
-	ip.ParseAsDefaults = true
+	// Not ParseAsDefaults: that keeps only the first of repeated keys
+	// (rcpt=, command=, response=), and the file is read first anyway.
 	if err := ip.Parse(bytes.NewReader(body)); err != nil {
+		var ie *flags.IniError
+		if errors.As(err, &ie) {
+			msg := ie.Message
+			if strings.HasPrefix(msg, "malformed key=value") {
+				// go-flags quotes the whole line, which may be a password.
+				msg = "malformed key=value line (not shown: it may hold a password)"
+			}
+			return usagef("--extra-opts: %s:%d: %s", file, ie.LineNumber, msg)
+		}
 		return usagef("--extra-opts: %s: %v", file, err)
 	}
 	return nil
@@ -85,7 +104,8 @@ func findIniFile() string {
 }
 
 // iniSection extracts the body of one section. Without a section header,
-// go-flags' ini parser applies the keys to the option group.
+// go-flags' ini parser applies the keys to the option group. Every other
+// line is left empty, so that line numbers in errors are the file's.
 func iniSection(data []byte, section string) ([]byte, bool) {
 	var out bytes.Buffer
 	in, found := false, false
@@ -95,11 +115,12 @@ func iniSection(data []byte, section string) ([]byte, bool) {
 		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
 			in = strings.TrimSpace(line[1:len(line)-1]) == section
 			found = found || in
-			continue
+			line = ""
 		}
-		if in {
-			out.WriteString(line + "\n")
+		if !in {
+			line = ""
 		}
+		out.WriteString(line + "\n")
 	}
 	return out.Bytes(), found
 }

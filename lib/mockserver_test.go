@@ -38,6 +38,7 @@ type mockServer struct {
 	problems  []string
 	proxyLine string
 	sni       string
+	peer      net.Addr // the client's address as the server saw it
 	finished  chan struct{}
 }
 
@@ -80,6 +81,9 @@ func (m *mockServer) serve() {
 		return
 	}
 	defer conn.Close()
+	m.mu.Lock()
+	m.peer = conn.RemoteAddr()
+	m.mu.Unlock()
 	// A script must never outlive its test, whatever the client does.
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	r := bufio.NewReader(conn)
@@ -182,6 +186,13 @@ func (m *mockServer) done() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.problems...)
+}
+
+// peerAddr is the address the client connected from (nil before a connection).
+func (m *mockServer) peerAddr() net.Addr {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peer
 }
 
 // lines returns what the client sent so far.

@@ -173,7 +173,9 @@ func parseArgs(args []string) (*config, error) {
 	if _, err := p.AddGroup("Options", "", opts); err != nil {
 		return nil, err
 	}
-	if spec, ok := extraOptsArg(args); ok {
+	args = icingaQuitFlag(args)
+	spec, ok, args := extraOptsArg(args)
+	if ok {
 		if err := loadExtraOpts(p, spec); err != nil {
 			return nil, err
 		}
@@ -194,6 +196,33 @@ func parseArgs(args []string) (*config, error) {
 	return opts.config()
 }
 
+// icingaQuitFlag reads "-q true" and "-q false": Icinga 2's ITL smtp
+// command passes -q with the value of $smtp_ignore_quit$, where
+// monitoring-plugins' check_smtp takes -q as a plain flag. Without this the
+// value would be taken for a second host.
+func icingaQuitFlag(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if (a == "-q" || a == "--ignore-quit-failure") && i+1 < len(args) {
+			switch strings.ToLower(args[i+1]) {
+			case "true":
+				out = append(out, a)
+				i++
+				continue
+			case "false":
+				i++
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 func (o *options) config() (*config, error) {
 	c := &config{
 		host: strings.TrimSuffix(strings.TrimPrefix(o.Host, "["), "]"), port: o.Port,
@@ -206,6 +235,8 @@ func (o *options) config() (*config, error) {
 	if c.host == "" {
 		c.host = "localhost"
 	}
+	// -f "<addr>" (as monitoring-plugins accepts it) must not become <<addr>>.
+	c.from = strings.TrimSuffix(strings.TrimPrefix(c.from, "<"), ">")
 	c.unixSocket = strings.HasPrefix(c.host, "/")
 	switch {
 	case o.IPv4 && o.IPv6:

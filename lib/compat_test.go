@@ -1,0 +1,291 @@
+package checksmtp
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mackerelio/checkers"
+)
+
+// Compatibility: the command lines operators already have, from the
+// Mackerel check-smtp README and from Icinga 2's ITL "smtp" CheckCommand
+// (which runs monitoring-plugins' check_smtp), run unchanged except for the
+// target (a loopback mock) and its port.
+
+// compatCert is a self-signed certificate for 127.0.0.1, valid 90 days, and
+// its PEM form for --cafile.
+func compatCert(t *testing.T) (tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(now.UnixNano()),
+		Subject:               pkix.Name{CommonName: "mx.example.test"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(90 * 24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemPath := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemPath
+}
+
+// compatTLSMock serves script on 127.0.0.1 with cert for its "TLS" actions,
+// the configuration set before the server goroutine starts.
+func compatTLSMock(t *testing.T, cert tls.Certificate, script []string) *mockServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mockServer{t: t, ln: ln, script: script, finished: make(chan struct{}),
+		tlsConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	t.Cleanup(func() { ln.Close() })
+	go m.serve()
+	return m
+}
+
+// subst replaces the README's target with the mock: host and port.
+func subst(args []string, port string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch a {
+		case "smtp.example.com", "mail.example.com":
+			a = "127.0.0.1"
+		case "PORT":
+			a = port
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func TestCompatMackerelREADME(t *testing.T) {
+	// check-smtp/README.md, "Synopsis" and "Setting for mackerel-agent":
+	//   check-smtp -H smtp.example.com -p 25 -w 3 -c 5 -t 10
+	//   command = ["check-smtp", "-H", "smtp.example.com", "-p", "25", "-w", "3", "-c", "5", "-t", "10"]
+	readme := []string{"-H", "smtp.example.com", "-p", "PORT", "-w", "3", "-c", "5", "-t", "10"}
+
+	t.Run("synopsis", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, script(scriptGreeting, scriptTail)...)
+		out := expectRun(t, subst(readme, m.port()), checkers.OK,
+			`^SMTP OK: \d+\.\d{3}s response time, mx\.example\.test ESMTP ready \| time=\d+\.\d{6}s;3;5;0 connect=\S+ banner=\S+ ehlo=\S+ mail=\S+ rset=\S+ quit=\S+\n$`)
+		scriptDone(t, m, out)
+	})
+	t.Run("synopsis against a refusing server", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, "S: 554 5.3.2 mx.example.test closing", "C: QUIT", "S: 221 bye")
+		out := expectRun(t, subst(readme, m.port()), checkers.CRITICAL,
+			`^SMTP CRITICAL: server refused the connection at step banner: 554 5\.3\.2 mx\.example\.test closing; `)
+		scriptDone(t, m, out)
+	})
+	t.Run("documented options -F -A PLAIN -U -P, long forms", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, "S: 220 mx.example.test ESMTP", "C: EHLO mon\\.example\\.test", "S: 250-mx.example.test", "S: 250 AUTH PLAIN",
+			"C: AUTH PLAIN AG1hY2tlcmVsAHMzY3JldA==", "S: 235 2.7.0 Ok", "C: MAIL FROM:<>", "S: 250 Ok", "C: RSET", "S: 250 Ok", "C: QUIT", "S: 221 Bye")
+		args := []string{"--host", "smtp.example.com", "--port", "PORT", "--fqdn=mon.example.test", "--authmech=PLAIN",
+			"--authuser=mackerel", "--authpassword=s3cret", "--warning=3", "--critical=5", "--timeout=10"}
+		out := expectRun(t, subst(args, m.port()), checkers.OK, `^SMTP OK: .* auth=`)
+		scriptDone(t, m, out)
+	})
+
+	cert, caFile := compatCert(t)
+	starttls := []string{"S: 220 mx.example.test ESMTP", "C: EHLO .+", "S: 250-mx.example.test", "S: 250 STARTTLS",
+		"C: STARTTLS", "S: 220 2.0.0 Ready", "TLS", "C: EHLO .+", "S: 250 mx.example.test"}
+	// Deliberate difference: Mackerel's check-smtp never verifies the
+	// certificate; this one does unless -k.
+	t.Run("-S with an untrusted certificate is CRITICAL", func(t *testing.T) {
+		t.Parallel()
+		m := compatTLSMock(t, cert, starttls)
+		expectRun(t, subst(append(readme, "-S"), m.port()), checkers.CRITICAL, `^SMTP CRITICAL: .*certificate`)
+	})
+	t.Run("-S with -k is OK", func(t *testing.T) {
+		t.Parallel()
+		m := compatTLSMock(t, cert, script(starttls, scriptTail))
+		out := expectRun(t, subst(append(readme, "-S", "-k"), m.port()), checkers.OK, `^SMTP OK: .*, TLS.* starttls=\S+ `)
+		scriptDone(t, m, out)
+	})
+	t.Run("-s with --cafile is OK", func(t *testing.T) {
+		t.Parallel()
+		m := compatTLSMock(t, cert, script("TLS", scriptGreeting, scriptTail))
+		out := expectRun(t, subst(append(readme, "-s", "--cafile", caFile), m.port()), checkers.OK, `^SMTP OK: .* tls=\S+ banner=`)
+		scriptDone(t, m, out)
+	})
+	// Deliberate difference: Mackerel requires -w or -c (UNKNOWN without).
+	t.Run("no threshold is fine", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, script(scriptGreeting, scriptTail)...)
+		out := expectRun(t, []string{"-H", "127.0.0.1", "-p", m.port()}, checkers.OK, `^SMTP OK: .* time=\S+;;;0 `)
+		scriptDone(t, m, out)
+	})
+}
+
+// itl builds the argv Icinga 2 produces from the ITL "smtp" CheckCommand
+// (itl/command-plugins.conf): every argument has order 0, so they come in
+// the sorted order of their keys; -4/-6/-S are set_if flags, every other key
+// is followed by its value, -q included ("-q" = { value = "$smtp_ignore_quit$" }).
+func itl(vars map[string]string) []string {
+	keys := []struct{ key, v string }{
+		{"-4", "smtp_ipv4"}, {"-6", "smtp_ipv6"}, {"-A", "smtp_authtype"}, {"-C", "smtp_command"},
+		{"-D", "smtp_certificate_age"}, {"-F", "smtp_helo_fqdn"}, {"-H", "smtp_address"}, {"-P", "smtp_authpass"},
+		{"-R", "smtp_response"}, {"-S", "smtp_starttls"}, {"-U", "smtp_authuser"}, {"-c", "smtp_critical"},
+		{"-e", "smtp_expect"}, {"-f", "smtp_mail_from"}, {"-p", "smtp_port"}, {"-q", "smtp_ignore_quit"},
+		{"-t", "smtp_timeout"}, {"-w", "smtp_warning"},
+	}
+	var argv []string
+	for _, k := range keys {
+		v, ok := vars[k.v]
+		if !ok {
+			continue
+		}
+		switch k.key {
+		case "-4", "-6", "-S": // set_if
+			if v == "true" {
+				argv = append(argv, k.key)
+			}
+		default:
+			argv = append(argv, k.key, v)
+		}
+	}
+	return argv
+}
+
+func TestCompatIcingaITL(t *testing.T) {
+	// base64 of "icinga" and "s3cret" for AUTH LOGIN.
+	authLogin := []string{"C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: aWNpbmdh", "S: 334 UGFzc3dvcmQ6", "C: czNjcmV0", "S: 235 2.7.0 Authentication successful"}
+
+	t.Run("host check with the defaults: -H only", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, script(scriptGreeting, scriptTail)...)
+		argv := itl(map[string]string{"smtp_address": "127.0.0.1", "smtp_port": m.port()})
+		if strings.Join(argv, " ") != "-H 127.0.0.1 -p "+m.port() {
+			t.Fatalf("argv %q", argv)
+		}
+		out := expectRun(t, argv, checkers.OK, `^SMTP OK: `)
+		scriptDone(t, m, out)
+	})
+
+	full := func(port, ignoreQuit string) map[string]string {
+		return map[string]string{
+			"smtp_ipv4": "true", "smtp_address": "127.0.0.1", "smtp_port": port,
+			"smtp_mail_from": "<icinga@example.test>", "smtp_expect": "ESMTP",
+			"smtp_command": "VRFY postmaster", "smtp_response": "^252",
+			"smtp_helo_fqdn": "icinga.example.test",
+			"smtp_authtype":  "LOGIN", "smtp_authuser": "icinga", "smtp_authpass": "s3cret",
+			"smtp_ignore_quit": ignoreQuit, "smtp_warning": "3", "smtp_critical": "5", "smtp_timeout": "10",
+		}
+	}
+	// The server answers QUIT with an error, which -q true must ignore.
+	fullScript := script("S: 220 mx.example.test ESMTP Postfix", "C: EHLO icinga\\.example\\.test",
+		"S: 250-mx.example.test", "S: 250 AUTH LOGIN PLAIN", authLogin,
+		// check_smtp strips the angle brackets of -f; so does check-smtp.
+		"C: MAIL FROM:<icinga@example\\.test>", "S: 250 2.1.0 Ok",
+		"C: VRFY postmaster", "S: 252 2.0.0 postmaster", "C: RSET", "S: 250 2.0.0 Ok",
+		"C: QUIT", "S: 451 4.3.0 not now")
+
+	t.Run("service with every plain-text argument, smtp_ignore_quit = true", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, fullScript...)
+		argv := itl(full(m.port(), "true"))
+		want := "-4 -A LOGIN -C VRFY postmaster -F icinga.example.test -H 127.0.0.1 -P s3cret -R ^252 -U icinga -c 5 -e ESMTP -f <icinga@example.test> -p " + m.port() + " -q true -t 10 -w 3"
+		if strings.Join(argv, " ") != want {
+			t.Fatalf("argv %q\nwant %q", strings.Join(argv, " "), want)
+		}
+		out := expectRun(t, argv, checkers.OK, `^SMTP OK: \S+ response time, mx\.example\.test ESMTP Postfix \| time=\S+;3;5;0 connect=\S+ banner=\S+ ehlo=\S+ auth=\S+ mail=\S+ command=\S+ rset=\S+ quit=\S+\n$`)
+		scriptDone(t, m, out)
+	})
+	t.Run("smtp_ignore_quit = false keeps the QUIT check", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, fullScript...)
+		out := expectRun(t, itl(full(m.port(), "false")), checkers.WARNING, `^SMTP WARNING: QUIT refused: 451 4\.3\.0 not now; `)
+		scriptDone(t, m, out)
+	})
+	t.Run("the -R mismatch is WARNING as in check_smtp", func(t *testing.T) {
+		t.Parallel()
+		m := startMock(t, fullScript...)
+		vars := full(m.port(), "true")
+		vars["smtp_response"] = "^250"
+		out := expectRun(t, itl(vars), checkers.WARNING, `^SMTP WARNING: reply to -C "VRFY postmaster" does not match -R "\^250": 252 2\.0\.0 postmaster; `)
+		scriptDone(t, m, out)
+	})
+
+	cert, caFile := compatCert(t)
+	tlsScript := script("S: 220 mx.example.test ESMTP", "C: EHLO .+", "S: 250-mx.example.test", "S: 250 STARTTLS",
+		"C: STARTTLS", "S: 220 2.0.0 Ready", "TLS", "C: EHLO .+", "S: 250 mx.example.test", scriptTail)
+	tlsVars := func(port string) map[string]string {
+		return map[string]string{"smtp_address": "127.0.0.1", "smtp_port": port, "smtp_starttls": "true",
+			"smtp_certificate_age": "30,14", "smtp_timeout": "10"}
+	}
+	t.Run("STARTTLS with certificate age, CA added by the operator", func(t *testing.T) {
+		t.Parallel()
+		m := compatTLSMock(t, cert, tlsScript)
+		argv := append(itl(tlsVars(m.port())), "--cafile", caFile)
+		out := expectRun(t, argv, checkers.OK, `^SMTP OK: .*certificate valid \d+ days \| .* cert_days=\d+;30:;14:\n$`)
+		scriptDone(t, m, out)
+	})
+	// Deliberate difference: check_smtp never verifies the certificate.
+	t.Run("STARTTLS with an untrusted certificate is CRITICAL", func(t *testing.T) {
+		t.Parallel()
+		m := compatTLSMock(t, cert, tlsScript)
+		expectRun(t, itl(tlsVars(m.port())), checkers.CRITICAL, `^SMTP CRITICAL: .*certificate`)
+	})
+	// Deliberate difference: check_smtp -D alone switches to implicit TLS on
+	// port 465; here -D needs -s or -S.
+	t.Run("certificate age without STARTTLS is UNKNOWN", func(t *testing.T) {
+		t.Parallel()
+		optionError(t, []string{"-D", "30,14"}, `-D needs -s or -S`)
+	})
+}
+
+func TestCompatIcingaQuitValue(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		ignore bool
+	}{
+		{[]string{"-q"}, true},
+		{[]string{"-q", "true"}, true},
+		{[]string{"-q", "TRUE"}, true},
+		{[]string{"--ignore-quit-failure", "true"}, true},
+		{[]string{"-q", "false"}, false},
+		{[]string{"-q", "-H", "127.0.0.1"}, true},
+		{nil, false},
+	} {
+		cfg, err := parseArgs(tc.args)
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+		} else if cfg.ignoreQuit != tc.ignore || cfg.host != "localhost" && cfg.host != "127.0.0.1" {
+			t.Errorf("%q: ignoreQuit %v (want %v), host %q", tc.args, cfg.ignoreQuit, tc.ignore, cfg.host)
+		}
+	}
+	// After "--" nothing is an option: "true" there is the host.
+	if cfg, err := parseArgs([]string{"-q", "--", "true"}); err != nil || !cfg.ignoreQuit || cfg.host != "true" {
+		t.Errorf(`-q -- true: %+v, %v`, cfg, err)
+	}
+}
