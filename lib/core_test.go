@@ -238,7 +238,7 @@ func TestCoreAuth(t *testing.T) {
 			script:   script("S: 220 mx", "C: EHLO .+", "S: 250-mx", "S: 250 AUTH PLAIN LOGIN", scriptPoliteQuit),
 			args:     append([]string{"-A", "CRAM-MD5"}, user...),
 			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH CRAM-MD5 not offered: the server offers PLAIN LOGIN;`,
+			message:  `^SMTP CRITICAL: AUTH CRAM-MD5 not offered: the server offers PLAIN LOGIN\b[^;|]*;`,
 			scriptOK: true,
 		},
 		{
