@@ -18,8 +18,8 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null &&
 		$SUDO chmod 755 /usr/sbin/policy-rc.d && CREATED=1
 fi
-$SUDO apt-get update -qq >/dev/null 2>&1
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null 2>&1
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
 	monitoring-plugins-basic >/dev/null 2>&1 ||
 	echo "bench: could not install monitoring-plugins-basic; check_smtp will be n/a" >&2
 [ -n "$CREATED" ] && $SUDO rm -f /usr/sbin/policy-rc.d

@@ -36,7 +36,7 @@ var (
 	serverBin    = flag.String("server", "bench/out/benchserver", "benchserver binary")
 	spawnerBin   = flag.String("spawner", "bench/out/spawner", "spawner binary (starts the measured processes)")
 	mpCheck      = flag.String("check_smtp", "/usr/lib/nagios/plugins/check_smtp", "monitoring-plugins check_smtp (n/a when missing)")
-	runs         = flag.Int("runs", 50, "measured runs per tool and scenario")
+	runs         = flag.Int("runs", 100, "measured runs per tool and scenario")
 	warmup       = flag.Int("warmup", 5, "warm-up rounds per scenario, not counted")
 	accuracyRuns = flag.Int("accuracy-runs", 30, "runs per injected MAIL delay")
 	tarpitRuns   = flag.Int("tarpit-runs", 5, "runs of the deadline scenario per tool")
@@ -96,10 +96,7 @@ type runner struct {
 	servers []*server
 	report  bytes.Buffer
 
-	spawner  *exec.Cmd
-	spawnIn  io.WriteCloser
-	spawnOut *bufio.Reader
-	rssFloor int64 // KiB: what /bin/true reports through the spawner
+	rssFloor int64 // KiB: what /bin/true reports through the spawner at the start
 }
 
 // startServer starts a benchserver with the given MAIL delay and waits for
@@ -129,14 +126,8 @@ func (r *runner) startServer(delay time.Duration, extra ...string) (*server, err
 	return s, nil
 }
 
-// stopServers kills the benchservers this runner started, by PID, and ends
-// the spawner by closing its input.
+// stopServers kills the benchservers this runner started, by PID.
 func (r *runner) stopServers() {
-	if r.spawner != nil {
-		r.spawnIn.Close()
-		r.spawner.Wait()
-		r.spawner = nil
-	}
 	for _, s := range r.servers {
 		if s.cmd.Process != nil && s.cmd.ProcessState == nil {
 			s.cmd.Process.Kill()
@@ -155,44 +146,19 @@ type result struct {
 	stdout string
 }
 
-// startSpawner starts bench/cmd/spawner, which runs the measured processes
-// (see there why the runner does not start them itself).
-func (r *runner) startSpawner() error {
-	cmd := exec.Command(*spawnerBin)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	r.spawner, r.spawnIn, r.spawnOut = cmd, in, bufio.NewReader(out)
-	return nil
-}
-
-// runOnce runs argv to completion through the spawner. stdout and stderr go
+// runOnce runs argv to completion through a fresh spawner. stdout and stderr go
 // to a file rather than a pipe, so that no copying competes with the child.
 func (r *runner) runOnce(argv []string, timeout time.Duration) (result, error) {
 	outPath := filepath.Join(r.tmp, "stdout")
 	req := append([]string{strconv.FormatInt(int64(timeout), 10), outPath}, argv...)
-	for _, a := range req {
-		if strings.ContainsAny(a, "\t\n") {
-			return result{}, fmt.Errorf("argument %q holds a tab or newline", a)
-		}
-	}
-	if _, err := io.WriteString(r.spawnIn, strings.Join(req, "\t")+"\n"); err != nil {
-		return result{}, fmt.Errorf("spawner: %v", err)
-	}
-	line, err := r.spawnOut.ReadString('\n')
+	cmd := exec.Command(*spawnerBin, req...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
 	if err != nil {
 		return result{}, fmt.Errorf("spawner: %v", err)
 	}
+	line := string(b)
 	if msg, ok := strings.CutPrefix(line, "ERR "); ok {
 		return result{}, fmt.Errorf("%s: %s", argv[0], strings.TrimSpace(msg))
 	}
@@ -204,7 +170,7 @@ func (r *runner) runOnce(argv []string, timeout time.Duration) (result, error) {
 	if killed != 0 {
 		return result{}, fmt.Errorf("%s: killed after %v", argv[0], timeout)
 	}
-	b, _ := os.ReadFile(outPath)
+	b, _ = os.ReadFile(outPath)
 	return result{
 		wall:   time.Duration(wall),
 		cpu:    time.Duration(cpu),
@@ -226,9 +192,6 @@ type scenario struct {
 }
 
 func (r *runner) main() error {
-	if err := r.startSpawner(); err != nil {
-		return err
-	}
 	for i := 0; i < 5; i++ {
 		res, err := r.runOnce([]string{"/bin/true"}, 10*time.Second)
 		if err != nil {
@@ -311,7 +274,7 @@ func (r *runner) main() error {
 	fmt.Fprintf(rep, "## Whole-process runs\n\n")
 	fmt.Fprintf(rep, "%d measured rounds per scenario after %d warm-up rounds; each round runs every tool once, in an order rotated per round, against an instant server (bench/cmd/benchserver) on 127.0.0.1. ", *runs, *warmup)
 	fmt.Fprintf(rep, "The server acknowledges every segment at once (TCP_QUICKACK); the rows *server without quick ACK* use the same server with Linux's delayed ACKs, which stall a client that leaves Nagle's algorithm on (monitoring-plugins check_smtp writes the TLS Finished and EHLO separately). ")
-	fmt.Fprintf(rep, "Wall time is from fork/exec to wait4; CPU (user+sys) and peak RSS come from the child's rusage (wait4), taken by a small process (bench/cmd/spawner) because Linux carries the parent's RSS high-water mark into an exec'ed child's ru_maxrss: through it, /bin/true reports %s, the floor of this measurement. `ratio` is the median of the per-round ratios to the floor client. Every run must exit 0 (`ok` column).\n\n", mib(r.rssFloor))
+	fmt.Fprintf(rep, "Wall time is from fork/exec to wait4; CPU (user+sys) and peak RSS come from the child's rusage (wait4), taken by a small freshly started process (bench/cmd/spawner) that starts the tool, because Linux carries the parent's RSS high-water mark into an exec'ed child's ru_maxrss: through it, /bin/true reports %s, the floor of this measurement. `ratio` is the median of the per-round ratios to the floor client. Every run must exit 0 (`ok` column).\n\n", mib(r.rssFloor))
 	summaries := map[string]map[string]summary{}
 	for _, sc := range scenarios {
 		log.Printf("scenario %s", sc.name)
@@ -322,6 +285,11 @@ func (r *runner) main() error {
 		summaries[sc.name] = sums
 	}
 	r.binaries()
+	var rssEnd int64
+	if res, err := r.runOnce([]string{"/bin/true"}, 10*time.Second); err == nil {
+		rssEnd = res.maxRSS
+	}
+	fmt.Fprintf(rep, "Peak RSS floor of the measurement (/bin/true through the spawner): %s at the start, %s after the scenarios; a tool at that floor used no more than it.\n\n", mib(r.rssFloor), mib(rssEnd))
 	acc, err := r.accuracy(fast)
 	if err != nil {
 		return err

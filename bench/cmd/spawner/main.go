@@ -1,46 +1,37 @@
-// Command spawner starts the processes that the runner measures and reports
-// their wall time and rusage. It exists because of how Linux accounts peak
+// Command spawner starts one process that the runner measures and reports
+// its wall time and rusage. It exists because of how Linux accounts peak
 // RSS: at execve the kernel carries the old address space's RSS high-water
-// mark into the new program's ru_maxrss, and Go's os/exec starts children
-// with CLONE_VM, so the child's "old address space" is the parent's. A child
-// of the runner would report at least the runner's RSS; a child of this small
-// process reports at least only this process's RSS (the runner measures that
-// floor with /bin/true and prints it).
+// mark into the new program's ru_maxrss, and Go starts children with
+// CLONE_VM, so a child's "old address space" is its parent's. A child of the
+// runner would report at least the runner's peak RSS; a child of a freshly
+// started spawner reports at least only the spawner's (about 2.5 MiB; the
+// runner measures this floor with /bin/true and prints it). A long-lived
+// spawner would not do: its own peak creeps up over thousands of children.
 //
-// Protocol, one request a line on stdin, fields separated by tabs:
-//
-//	TIMEOUT_NS  OUTPUT_FILE  ARGV0  ARGV1 ...
+//	spawner TIMEOUT_NS OUTPUT_FILE ARGV0 ARGV1 ...
 //
 // The child's stdin is /dev/null, its stdout and stderr go to OUTPUT_FILE
-// (truncated). One reply a line on stdout:
+// (truncated); the child is killed (by PID) when TIMEOUT_NS passes. One line
+// on stdout:
 //
 //	WALL_NS CPU_NS MAXRSS_KIB EXIT_CODE KILLED(0|1)
 //
-// or "ERR message". The child is killed (by PID) when TIMEOUT_NS passes.
+// or "ERR message".
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(make([]byte, 64<<10), 1<<20)
-	out := bufio.NewWriter(os.Stdout)
-	for in.Scan() {
-		out.WriteString(handle(in.Text()) + "\n")
-		out.Flush()
-	}
+	os.Stdout.WriteString(run(os.Args[1:]) + "\n")
 }
 
-func handle(line string) string {
-	f := strings.Split(line, "\t")
+func run(f []string) string {
 	if len(f) < 3 {
 		return "ERR short request"
 	}
