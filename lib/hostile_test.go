@@ -459,8 +459,8 @@ func TestHostileLimits(t *testing.T) {
 			message:  `^SMTP CRITICAL: malformed reply \(not an SMTP reply code\): SSH-2\.0-OpenSSH_9\.2 at step banner; `,
 		},
 		{
-			// An HTTP server says nothing until asked: it answers EHLO.
-			name:     "HTTP server answering EHLO",
+			// An HTTP server says nothing until asked: no banner ever comes.
+			name:     "HTTP server, silent until asked",
 			script:   script("C: EHLO .+", "RAW: HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n<html>400</html>", "CLOSE"),
 			args:     []string{"-t", "0.5"},
 			deadline: 500 * time.Millisecond,
