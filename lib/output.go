@@ -111,13 +111,12 @@ func needsSanitizing(s string) bool {
 	return false
 }
 
-// quoteServer prepares server text for a message: sanitized and cut.
+// quoteServer prepares server text for a message: sanitized and cut. A
+// reply read after AUTH may echo a credential: quote it with session.quote,
+// which redacts before sanitizing and cutting.
 func quoteServer(s string) string { return cut(sanitizeLine(s), maxQuoted) }
 
 func quoteServerShort(s string) string { return cut(sanitizeLine(s), maxQuotedShort) }
-
-// quoteReply quotes a whole reply on one line.
-func quoteReply(r reply) string { return quoteServer(r.oneLine()) }
 
 func cut(s string, n int) string {
 	if len(s) <= n {
