@@ -1,6 +1,7 @@
 package checksmtp
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
@@ -132,10 +133,75 @@ func startPlainGoSMTP(t *testing.T) (string, *plainBackend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	serveGoSMTP(t, srv, ln, nil)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port, be
+}
+
+// serveGoSMTP serves srv on ln until the test ends. go-smtp v0.24.0's
+// Server.Close reads a connection's net.Conn while a handler still inside
+// STARTTLS may be replacing it (a data race in the library), so the cleanup
+// first stops accepting and waits, bounded, for every connection's handler
+// to close it before calling Close. With implicit set, connections are TLS
+// from the first byte (tracked beneath TLS: go-smtp must see a *tls.Conn).
+func serveGoSMTP(t testing.TB, srv *smtp.Server, ln net.Listener, implicit *tls.Config) {
+	tl := &trackingListener{Listener: ln}
+	var serving net.Listener = tl
+	if implicit != nil {
+		serving = tls.NewListener(tl, implicit)
+	}
+	go srv.Serve(serving)
+	t.Cleanup(func() {
+		ln.Close()
+		tl.wg.Wait()
+		deadline := time.After(10 * time.Second)
+		for _, done := range tl.closed() {
+			select {
+			case <-done:
+			case <-deadline:
+			}
+		}
+		srv.Close()
+	})
+}
+
+// trackingListener hands out connections that report when they are closed.
+type trackingListener struct {
+	net.Listener
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	done []chan struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	l.wg.Add(1)
+	defer l.wg.Done()
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, done: make(chan struct{})}
+	l.mu.Lock()
+	l.done = append(l.done, tc.done)
+	l.mu.Unlock()
+	return tc, nil
+}
+
+func (l *trackingListener) closed() []chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]chan struct{}(nil), l.done...)
+}
+
+type trackedConn struct {
+	net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return c.Conn.Close()
 }
 
 func TestGoSMTPPlain(t *testing.T) {

@@ -175,11 +175,11 @@ func startGoSMTP(t testing.TB, ip string, cert tls.Certificate, implicit bool) (
 	srv.ErrorLog = log.New(io.Discard, "", 0) // client aborts are expected here
 	srv.TLSConfig = cfg
 	ln := listenLoopback(t, ip)
+	var implicitTLS *tls.Config
 	if implicit {
-		ln = tls.NewListener(ln, cfg)
+		implicitTLS = cfg
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	serveGoSMTP(t, srv, ln, implicitTLS)
 	return portOf(ln), be, sni
 }
 
