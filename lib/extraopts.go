@@ -64,7 +64,7 @@ func loadExtraOpts(p *flags.Parser, spec string) error {
 			return usagef("--extra-opts: no ini file found (set MP_CONFIG_FILE or use --extra-opts=%s@FILE)", section)
 		}
 	}
-	data, err := os.ReadFile(file)
+	data, err := readFileLimited(file, maxIniFileBytes)
 	if err != nil {
 		return usagef("--extra-opts: cannot read %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -328,7 +329,7 @@ func (o *options) tlsConfig(c *config) error {
 		c.certDays = true
 	}
 	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
+		pem, err := readFileLimited(o.CAFile, maxCAFileBytes)
 		if err != nil {
 			return usagef("cannot read --cafile: %v", err)
 		}
@@ -348,7 +349,7 @@ func (o *options) authConfig(c *config) error {
 	// a configuration error worth knowing about.
 	filePassword := ""
 	if o.AuthPasswordFile != "" {
-		b, err := os.ReadFile(o.AuthPasswordFile)
+		b, err := readFileLimited(o.AuthPasswordFile, maxPasswordFileBytes)
 		if err != nil {
 			return usagef("cannot read --authpassword-file: %v", err)
 		}
@@ -498,4 +499,28 @@ func parseState(s string) (checkers.Status, bool) {
 		return checkers.UNKNOWN, true
 	}
 	return 0, false
+}
+
+// Files named on the command line are read before connecting; a cap keeps a
+// mistaken path such as /dev/zero from eating memory.
+const (
+	maxCAFileBytes       = 4 << 20
+	maxPasswordFileBytes = 64 << 10
+	maxIniFileBytes      = 1 << 20
+)
+
+func readFileLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, nil
 }

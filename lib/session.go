@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 
 	"github.com/mackerelio/checkers"
 )
@@ -101,7 +102,10 @@ func (s *session) ioError(err error, doing string) error {
 		return &checkError{step: st, timeout: true, msg: fmt.Sprintf("timeout after %ss at step %s (%s)", fmtSeconds(s.cfg.timeout.Seconds()), st, doing)}
 	case errors.As(err, &pe):
 		return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s", pe.describe(s.secrets), st)}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		// A server that closes with our command unread sends a reset instead
+		// of a FIN; which one arrives first is a race, the meaning is the same.
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("connection closed by server at step %s (%s)", st, doing)}
 	}
 	return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s (%s)", trimNetError(err), st, doing)}
