@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/mackerelio/checkers"
 )
@@ -43,6 +44,9 @@ func format(ckr *checkers.Checker) string {
 // run parses args into a fresh configuration, probes and evaluates. It never
 // panics and never exits; the status map of --status-as is applied last.
 func run(args []string) (ckr *checkers.Checker) {
+	// The -t deadline counts from here: reading the files named in the
+	// options is part of the time the operator allowed.
+	started := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			ckr = &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN,
@@ -60,7 +64,7 @@ func run(args []string) (ckr *checkers.Checker) {
 	if testHookAfterParse != nil {
 		testHookAfterParse(cfg)
 	}
-	res := probe(cfg)
+	res := probe(cfg, started.Add(cfg.timeout))
 	status, msg := evaluate(cfg, res)
 	if to, ok := cfg.statusMap[status]; ok {
 		status = to

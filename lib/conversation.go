@@ -28,9 +28,9 @@ type result struct {
 
 // probe runs the whole conversation under one deadline and never returns
 // later than the deadline plus scheduling noise.
-func probe(cfg *config) *result {
+func probe(cfg *config, deadline time.Time) *result {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	s := &session{cfg: cfg, clock: newStepClock()}
 	res := &result{checkedAt: start}
