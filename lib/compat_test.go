@@ -1,20 +1,9 @@
 package checksmtp
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mackerelio/checkers"
 )
@@ -24,51 +13,18 @@ import (
 // (which runs monitoring-plugins' check_smtp), run unchanged except for the
 // target (a loopback mock) and its port.
 
-// compatCert is a self-signed certificate for 127.0.0.1, valid 90 days, and
-// its PEM form for --cafile.
+// compatCert is a CA-signed certificate for localhost and 127.0.0.1 and the
+// CA's PEM file for --cafile.
 func compatCert(t *testing.T) (tls.Certificate, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(now.UnixNano()),
-		Subject:               pkix.Name{CommonName: "mx.example.test"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(90 * 24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemPath := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemPath
+	certs := newTestCerts(t)
+	return certs.valid, certs.caFile
 }
 
-// compatTLSMock serves script on 127.0.0.1 with cert for its "TLS" actions,
-// the configuration set before the server goroutine starts.
+// compatTLSMock serves script on 127.0.0.1 with cert for its "TLS" actions.
 func compatTLSMock(t *testing.T, cert tls.Certificate, script []string) *mockServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mockServer{t: t, ln: ln, script: script, finished: make(chan struct{}),
-		tlsConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
-	t.Cleanup(func() { ln.Close() })
-	go m.serve()
-	return m
+	return serveTLSMock(t, listenLoopback(t, "127.0.0.1"), certTestServerTLS(cert), script)
 }
 
 // subst replaces the README's target with the mock: host and port.

@@ -95,7 +95,8 @@ func (s *plainSession) Auth(mech string) (sasl.Server, error) {
 }
 
 // plainLoginServer is the server side of AUTH LOGIN (go-sasl has none): it
-// prompts "Username:" then "Password:", as most servers do.
+// prompts "Username:" then "Password:", as most servers do, and also takes
+// the user as an initial response. Shared by the plain and TLS go-smtp tests.
 type plainLoginServer struct {
 	check func(identity, user, password string) error
 	step  int

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"io"
 	"log"
 	"net"
@@ -133,34 +132,9 @@ func (s *goSMTPSession) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(s.check), nil
 	case sasl.Login:
-		return &loginServer{check: s.check}, nil
+		return &plainLoginServer{check: s.check}, nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
-}
-
-// loginServer is the server side of AUTH LOGIN (go-sasl has none).
-type loginServer struct {
-	check func(identity, user, password string) error
-	state int
-	user  string
-}
-
-func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
-	l.state++
-	switch l.state {
-	case 1:
-		if resp != nil { // an initial response carries the user
-			l.user, l.state = string(resp), 2
-			return []byte("Password:"), false, nil
-		}
-		return []byte("Username:"), false, nil
-	case 2:
-		l.user = string(resp)
-		return []byte("Password:"), false, nil
-	case 3:
-		return nil, true, l.check("", l.user, string(resp))
-	}
-	return nil, false, errors.New("unexpected LOGIN response")
 }
 
 // startGoSMTP serves go-smtp with cert on ip (127.0.0.1 or ::1), with
