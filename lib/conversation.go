@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,7 +141,7 @@ func (s *session) converse(ctx context.Context, res *result) error {
 			return err
 		}
 		s.clock.enter(stepAuth)
-		if err := s.authenticate(ext); err != nil {
+		if err := s.authenticate(); err != nil {
 			return err
 		}
 	}
@@ -289,7 +290,7 @@ func extensions(rep reply) map[string]string {
 func (s *session) authOffered(ext map[string]string) error {
 	mech := s.cfg.authMech
 	offered := strings.Fields(strings.ToUpper(ext["AUTH"]))
-	if contains(offered, mech) {
+	if slices.Contains(offered, mech) {
 		return nil
 	}
 	if len(offered) > 0 {
@@ -306,7 +307,7 @@ func (s *session) authOffered(ext map[string]string) error {
 // authenticate runs AUTH for -A. The payloads go out base64-encoded and are
 // never written to the transcript; every form of them is remembered so the
 // output can be scrubbed even if the server echoes one back.
-func (s *session) authenticate(ext map[string]string) error {
+func (s *session) authenticate() error {
 	mech := s.cfg.authMech
 	s.addSecret(s.cfg.authPassword)
 	client := newSASLClient(mech, s.cfg.authUser, s.cfg.authPassword)
@@ -465,13 +466,4 @@ func earliest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
