@@ -133,7 +133,7 @@ func (s *session) converse(ctx context.Context, res *result) error {
 
 	if cfg.expect != "" && !strings.Contains(banner.String(), cfg.expect) && !strings.Contains(greet.String(), cfg.expect) {
 		res.findings = append(res.findings, finding{checkers.WARNING,
-			fmt.Sprintf("banner lacks expected %q: %s", cfg.expect, s.quote(banner))})
+			fmt.Sprintf("neither the banner nor the EHLO reply contains %q: %s", cfg.expect, s.quote(banner))})
 	}
 
 	if cfg.authMech != "" {

@@ -172,7 +172,7 @@ func TestCoreGreeting(t *testing.T) {
 			script:   script(scriptGreeting, scriptTail),
 			args:     []string{"-e", "Postfix"},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: banner lacks expected "Postfix": 220 mx\.example\.test ESMTP ready; 0\.\d{3}s response time`,
+			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "Postfix": 220 mx\.example\.test ESMTP ready; 0\.\d{3}s response time`,
 			scriptOK: true,
 		},
 		{

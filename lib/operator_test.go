@@ -181,7 +181,7 @@ func TestExpect(t *testing.T) {
 			name:     "default 220 missing from banner and EHLO reply is WARNING",
 			script:   script("S: 250 odd.example.test hello", "C: EHLO .+", "S: 250 odd.example.test", scriptTail),
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: banner lacks expected "220": 250 odd\.example\.test hello; `,
+			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "220": 250 odd\.example\.test hello; `,
 			scriptOK: true,
 		},
 		{
@@ -205,7 +205,7 @@ func TestExpect(t *testing.T) {
 			script:   script(scriptGreeting, scriptTail),
 			args:     []string{"--expect", "Postfix"},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: banner lacks expected "Postfix": 220 mx\.example\.test ESMTP ready; \S+ response time, .* quit=`,
+			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "Postfix": 220 mx\.example\.test ESMTP ready; \S+ response time, .* quit=`,
 			scriptOK: true,
 		},
 		{
@@ -462,7 +462,7 @@ func TestStatusAs(t *testing.T) {
 			script:   script(scriptGreeting, scriptTail),
 			args:     []string{"-e", "Postfix", "--status-as", "warning=critical"},
 			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: banner lacks expected "Postfix": `,
+			message:  `^SMTP CRITICAL: neither the banner nor the EHLO reply contains "Postfix": `,
 			scriptOK: true,
 		},
 		{
@@ -605,7 +605,7 @@ func TestExtraOpts(t *testing.T) {
 			script:   rcptScript("a@example.test", "b@example.test"),
 			args:     []string{"--extra-opts=@" + file},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: banner lacks expected "NOPE"`,
+			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "NOPE"`,
 			scriptOK: true,
 		},
 		{
@@ -666,7 +666,7 @@ func TestExtraOptsEnvFile(t *testing.T) {
 	file := writeIni(t, iniBody)
 	t.Setenv("MP_CONFIG_FILE", file)
 	m := startMock(t, rcptScript("a@example.test", "b@example.test")...)
-	out := expectRun(t, []string{"-H", "127.0.0.1", "-p", m.port(), "--extra-opts"}, checkers.WARNING, `^SMTP WARNING: banner lacks expected "NOPE"`)
+	out := expectRun(t, []string{"-H", "127.0.0.1", "-p", m.port(), "--extra-opts"}, checkers.WARNING, `^SMTP WARNING: neither the banner nor the EHLO reply contains "NOPE"`)
 	scriptDone(t, m, out)
 
 	m = startMock(t, script(lmtpGreeting, scriptTail)...)

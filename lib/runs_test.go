@@ -85,7 +85,7 @@ func TestRunsDoNotShareOptions(t *testing.T) {
 		bareRun,
 		{args: []string{"--no-perfdata"}, status: checkers.OK, match: `^SMTP OK: [^|]*\n$`},
 		bareRun,
-		{args: []string{"-e", "Postfix"}, status: checkers.WARNING, match: `banner lacks expected "Postfix"`},
+		{args: []string{"-e", "Postfix"}, status: checkers.WARNING, match: `neither the banner nor the EHLO reply contains "Postfix"`},
 		bareRun,
 		{args: []string{"-t", "0.5:UNKNOWN", "-F", "probe.example.test"}, status: checkers.OK, match: `^SMTP OK: `},
 		bareRun,
