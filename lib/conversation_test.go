@@ -2,6 +2,7 @@ package checksmtp
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/mackerelio/checkers"
@@ -25,20 +26,33 @@ func runMockCases(t *testing.T, cases []mockCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := startMock(t, tc.script...)
-			args := append([]string{"-H", "127.0.0.1", "-p", m.port()}, tc.args...)
-			ckr := run(args)
-			out := format(ckr)
-			if ckr.Status != tc.status {
-				t.Errorf("status %v, want %v\noutput: %s", ckr.Status, tc.status, out)
-			}
-			if !regexp.MustCompile(tc.message).MatchString(out) {
-				t.Errorf("output does not match %q:\n%s", tc.message, out)
-			}
-			if probs := m.done(); tc.scriptOK && len(probs) > 0 {
-				t.Errorf("server script: %v\noutput: %s", probs, out)
-			}
+			checkMockCase(t, tc)
 		})
+	}
+}
+
+// checkMockCase runs one case against its own mock server. No string of
+// absent may appear anywhere in the output. Not parallel by itself, for
+// cases that set the environment.
+func checkMockCase(t *testing.T, tc mockCase, absent ...string) {
+	t.Helper()
+	m := startMock(t, tc.script...)
+	args := append([]string{"-H", "127.0.0.1", "-p", m.port()}, tc.args...)
+	ckr := run(args)
+	out := format(ckr)
+	if ckr.Status != tc.status {
+		t.Errorf("status %v, want %v\noutput: %s", ckr.Status, tc.status, out)
+	}
+	if !regexp.MustCompile(tc.message).MatchString(out) {
+		t.Errorf("output does not match %q:\n%s", tc.message, out)
+	}
+	for _, a := range absent {
+		if strings.Contains(out, a) {
+			t.Errorf("output shows %q:\n%s", a, out)
+		}
+	}
+	if probs := m.done(); tc.scriptOK && len(probs) > 0 {
+		t.Errorf("server script: %v\noutput: %s", probs, out)
 	}
 }
 
