@@ -72,19 +72,6 @@ func runArgCases(t *testing.T, cases []argCase) {
 	}
 }
 
-// closedPort returns a loopback port nothing listens on: listened on, then
-// closed.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	return p
-}
-
 func TestCoreGreeting(t *testing.T) {
 	runMockCases(t, []mockCase{
 		{

@@ -63,7 +63,7 @@ var statusLine = regexp.MustCompile(`^SMTP (OK|WARNING|CRITICAL|UNKNOWN): `)
 // to a refusing loopback port after parsing: nothing is dialled outside
 // loopback and no run waits on a server. Seeds: testdata/fuzz/FuzzRunArgs.
 func FuzzRunArgs(f *testing.F) {
-	port := refusingPort(f)
+	port := closedPort(f)
 	// Fuzz targets run after every test has finished (and fuzzing runs no
 	// test), so the package-level hook is not shared with a parallel run().
 	pinned := false

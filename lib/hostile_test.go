@@ -260,23 +260,11 @@ func TestHostileDeadline(t *testing.T) {
 func TestHostileTLSStallAfterServerHello(t *testing.T) {
 	t.Parallel()
 	certs := newTestCerts(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
+	port := serveOnce(t, func(conn net.Conn) {
 		sc := &stallingWriter{Conn: conn, budget: 60}
 		tc := tls.Server(sc, certTestServerTLS(certs.valid))
 		tc.Handshake() // fails once the client gives up and closes
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	})
 	out, status := runGuarded(t, []string{"-H", "127.0.0.1", "-p", port, "-s", "--cafile", certs.caFile, "-t", "0.5"}, 500*time.Millisecond)
 	if status != checkers.CRITICAL || !strings.HasPrefix(out, "SMTP CRITICAL: timeout after 0.5s at step tls ") {
 		t.Errorf("got %v:\n%s", status, out)

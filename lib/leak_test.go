@@ -26,7 +26,7 @@ func TestNoLeaks(t *testing.T) {
 		return ln
 	}
 	// A first check warms up what the runtime creates once (the poller).
-	run([]string{"-H", "127.0.0.1", "-p", refusingPort(t)})
+	run([]string{"-H", "127.0.0.1", "-p", closedPort(t)})
 	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs()
 
 	batch := []struct {
@@ -57,7 +57,7 @@ func TestNoLeaks(t *testing.T) {
 		}, []string{"-A", "PLAIN", "-U", "u", "-P", "p"}},
 	}
 	for _, c := range batch {
-		port := refusingPort(t)
+		port := closedPort(t)
 		var m *mockServer
 		if c.start != nil {
 			m = c.start()

@@ -231,3 +231,39 @@ func script(parts ...any) []string {
 	}
 	return out
 }
+
+// closedPort returns a loopback port nothing listens on: listened on, then
+// closed.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	return p
+}
+
+// serveOnce accepts one connection on 127.0.0.1 and hands it to serve, for
+// servers a script cannot describe. It returns the port.
+func serveOnce(t testing.TB, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		// Never outlive the test, whatever the client does.
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		serve(conn)
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}

@@ -3,7 +3,6 @@ package checksmtp
 import (
 	"bytes"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,18 +13,6 @@ import (
 
 	"github.com/mackerelio/checkers"
 )
-
-// refusingPort is a loopback port nothing listens on (it was free a moment ago).
-func refusingPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	return port
-}
 
 // TestPanicRecovered forces panics through the test hook: run() reports
 // them as UNKNOWN "internal error", sanitized, and never lets them escape.
@@ -46,7 +33,7 @@ func TestPanicRecovered(t *testing.T) {
 		{"status-as ignored", func(*config) { panic("x") }, "SMTP UNKNOWN: internal error: x\n", []string{"--status-as", "unknown=ok"}},
 	} {
 		testHookAfterParse = tc.hook
-		ckr := run(append([]string{"-H", "127.0.0.1", "-p", refusingPort(t)}, tc.extra...))
+		ckr := run(append([]string{"-H", "127.0.0.1", "-p", closedPort(t)}, tc.extra...))
 		if ckr.Status != checkers.UNKNOWN || format(ckr) != tc.want {
 			t.Errorf("%s: got %v %q, want UNKNOWN %q", tc.name, ckr.Status, format(ckr), tc.want)
 		}
@@ -71,12 +58,12 @@ func TestStatusDiscipline(t *testing.T) {
 		{"WARNING", script(scriptGreeting, "C: MAIL FROM:<.*>", "S: 250 ok", "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"), nil, checkers.WARNING, `^SMTP WARNING: QUIT refused`},
 		{"CRITICAL rejection", script("S: 554 go away", "C: QUIT", "S: 221 bye"), []string{"-v"}, checkers.CRITICAL, `^SMTP CRITICAL: server refused the connection at step banner: 554 go away; `},
 		{"timeout", script("HANG"), []string{"-t", "0.5:3", "-v"}, checkers.UNKNOWN, `^SMTP UNKNOWN: timeout after 0\.5s at step banner`},
-		{"refused port", nil, []string{"-H", "127.0.0.1", "-p", refusingPort(t)}, checkers.CRITICAL, `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+; `},
+		{"refused port", nil, []string{"-H", "127.0.0.1", "-p", closedPort(t)}, checkers.CRITICAL, `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+; `},
 		{"missing unix socket", nil, []string{"-H", sock}, checkers.CRITICAL, `^SMTP CRITICAL: no socket at `},
 		{"bad option", nil, []string{"--bogus"}, checkers.UNKNOWN, "^SMTP UNKNOWN: unknown flag `bogus'$"},
 		{"bad value", nil, []string{"-p", "x"}, checkers.UNKNOWN, `^SMTP UNKNOWN: `},
 		{"conflicting options", nil, []string{"-s", "-S"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -s .* -S `},
-		{"status-as remaps", nil, []string{"-H", "127.0.0.1", "-p", refusingPort(t), "--status-as", "critical=warning"}, checkers.WARNING, `^SMTP WARNING: connection refused`},
+		{"status-as remaps", nil, []string{"-H", "127.0.0.1", "-p", closedPort(t), "--status-as", "critical=warning"}, checkers.WARNING, `^SMTP WARNING: connection refused`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,7 +133,7 @@ func TestBinary(t *testing.T) {
 					t.Errorf("no transcript:\n%s", stdout)
 				}
 			}},
-		{name: "CRITICAL refused port", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", refusingPort(t)} },
+		{name: "CRITICAL refused port", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", closedPort(t)} },
 			code: 2, first: `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+; `},
 		{name: "timeout as WARNING", args: func(t *testing.T) []string {
 			return []string{"-H", "127.0.0.1", "-p", startMock(t, "HANG").port(), "-t", "0.5:WARNING"}

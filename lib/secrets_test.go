@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The credentials of every secrets test. The password holds a "|" and a
@@ -86,22 +85,7 @@ var authBehaviours = map[string]authBehaviour{
 // CRAM-MD5, handling AUTH as behaviour says. It returns the port.
 func startSecretsServer(t *testing.T, behaviour authBehaviour) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(20 * time.Second))
-		serveSecrets(conn, behaviour)
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	return serveOnce(t, func(conn net.Conn) { serveSecrets(conn, behaviour) })
 }
 
 func serveSecrets(conn net.Conn, behaviour authBehaviour) {
