@@ -35,7 +35,7 @@ func daysLeft(leaf *x509.Certificate, now time.Time) int {
 }
 
 // verifyPeer checks the chain against the roots and the name against the
-// server name, unless -k. Expiry is judged separately (evaluateCertificate),
+// server name, unless -k. Expiry is judged separately (certFinding),
 // so a certificate that has only expired verifies here as of just before its
 // NotAfter: the operator gets "expired N days ago" rather than a generic
 // x509 error, and --ignore-certificate-expiration can work.

@@ -63,7 +63,7 @@ func (s *session) converse(ctx context.Context, res *result) error {
 	cfg := s.cfg
 
 	s.clock.enter(stepConnect)
-	conn, err := dial(ctx, cfg)
+	conn, proxyLine, err := dial(ctx, cfg)
 	if err != nil {
 		if isTimeout(err) {
 			return s.ioError(err, "connecting")
@@ -71,8 +71,8 @@ func (s *session) converse(ctx context.Context, res *result) error {
 		return s.failf("%v", err)
 	}
 	s.attach(conn)
-	if cfg.proxy {
-		s.note("C: %s", proxyHeaderText(conn))
+	if proxyLine != "" {
+		s.note("C: %s", proxyLine)
 	}
 	if err := s.refuseCleartextAuth(); err != nil {
 		return err
@@ -192,7 +192,7 @@ func (s *session) refuseCleartextAuth() error {
 	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
 		return nil
 	}
-	return &checkError{step: stepConnect, status: checkers.UNKNOWN,
+	return &checkError{status: checkers.UNKNOWN,
 		msg: fmt.Sprintf("refusing to send AUTH in cleartext to %s (%s): use -s or -S, or --allow-plaintext-auth", s.cfg.host, s.conn.RemoteAddr())}
 }
 

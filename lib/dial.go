@@ -18,38 +18,34 @@ import (
 var resolver = &net.Resolver{PreferGo: true}
 
 // dial resolves and connects (TCP or unix socket), then sends the PROXY
-// header if asked. The connection's deadline is the probe's deadline, so
-// every later read and write is bounded too.
-func dial(ctx context.Context, cfg *config) (net.Conn, error) {
+// header if asked and returns its line for the transcript. The connection's
+// deadline is the probe's deadline, so every later read and write is bounded
+// too.
+func dial(ctx context.Context, cfg *config) (conn net.Conn, proxyLine string, err error) {
 	d := &net.Dialer{Resolver: resolver}
 	addr := cfg.host
 	if !cfg.unixSocket {
 		addr = net.JoinHostPort(cfg.host, strconv.Itoa(cfg.port))
 	}
-	conn, err := d.DialContext(ctx, cfg.network, addr)
+	conn, err = d.DialContext(ctx, cfg.network, addr)
 	if err != nil {
-		return nil, describeDialError(cfg, addr, err)
+		return nil, "", describeDialError(cfg, addr, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
 	if cfg.proxy {
-		h := proxyproto.HeaderProxyFromAddrs(1, conn.LocalAddr(), conn.RemoteAddr())
-		if _, err := h.WriteTo(conn); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("sending PROXY header: %w", err)
+		h, err := proxyproto.HeaderProxyFromAddrs(1, conn.LocalAddr(), conn.RemoteAddr()).Format()
+		if err == nil {
+			_, err = conn.Write(h)
 		}
+		if err != nil {
+			conn.Close()
+			return nil, "", fmt.Errorf("sending PROXY header: %w", err)
+		}
+		proxyLine = strings.TrimRight(string(h), "\r\n")
 	}
-	return conn, nil
-}
-
-// proxyHeaderText is the PROXY v1 line dial sent on conn, for the transcript.
-func proxyHeaderText(conn net.Conn) string {
-	b, err := proxyproto.HeaderProxyFromAddrs(1, conn.LocalAddr(), conn.RemoteAddr()).Format()
-	if err != nil {
-		return "PROXY header (" + err.Error() + ")"
-	}
-	return strings.TrimRight(string(b), "\r\n")
+	return conn, proxyLine, nil
 }
 
 // describeDialError words a connect failure for an operator, keeping the
@@ -69,11 +65,7 @@ func describeDialError(cfg *config, addr string, err error) error {
 	case errors.Is(err, syscall.ENOENT):
 		return fmt.Errorf("no socket at %s", addr)
 	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Err != nil {
-		return fmt.Errorf("cannot connect to %s: %v", addr, opErr.Err)
-	}
-	return fmt.Errorf("cannot connect to %s: %v", addr, err)
+	return fmt.Errorf("cannot connect to %s: %s", addr, trimNetError(err))
 }
 
 // isTimeout reports whether err is the probe's deadline running out.

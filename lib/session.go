@@ -11,10 +11,9 @@ import (
 	"github.com/mackerelio/checkers"
 )
 
-// checkError ends the conversation: the step it happened at, the state it
-// maps to and a message for the operator. A timeout takes its state from -t.
+// checkError ends the conversation: the state it maps to and a message for
+// the operator, which names the step. A timeout takes its state from -t.
 type checkError struct {
-	step    step
 	status  checkers.Status
 	timeout bool
 	msg     string
@@ -99,21 +98,21 @@ func (s *session) ioError(err error, doing string) error {
 	case errors.As(err, &ce):
 		return ce
 	case isTimeout(err):
-		return &checkError{step: st, timeout: true, msg: fmt.Sprintf("timeout after %ss at step %s (%s)", fmtSeconds(s.cfg.timeout.Seconds()), st, doing)}
+		return &checkError{timeout: true, msg: fmt.Sprintf("timeout after %ss at step %s (%s)", fmtSeconds(s.cfg.timeout.Seconds()), st, doing)}
 	case errors.As(err, &pe):
-		return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s", pe.describe(s.secrets), st)}
+		return &checkError{status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s", pe.describe(s.secrets), st)}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		// A server that closes with our command unread sends a reset instead
 		// of a FIN; which one arrives first is a race, the meaning is the same.
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("connection closed by server at step %s (%s)", st, doing)}
+		return &checkError{status: checkers.CRITICAL, msg: fmt.Sprintf("connection closed by server at step %s (%s)", st, doing)}
 	}
-	return &checkError{step: st, status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s (%s)", trimNetError(err), st, doing)}
+	return &checkError{status: checkers.CRITICAL, msg: fmt.Sprintf("%s at step %s (%s)", trimNetError(err), st, doing)}
 }
 
 // failf is a CRITICAL end of the conversation at the running step.
 func (s *session) failf(format string, a ...any) error {
-	return &checkError{step: s.clock.current(), status: checkers.CRITICAL, msg: fmt.Sprintf(format, a...)}
+	return &checkError{status: checkers.CRITICAL, msg: fmt.Sprintf(format, a...)}
 }
 
 // rejected reports a reply with an unwanted code: "<what> rejected at step X: <reply>".
