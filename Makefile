@@ -20,7 +20,7 @@ clean:
 # every go test as well.
 FUZZTIME ?= 20s
 fuzz:
-	go test ./lib -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME)
+	go test ./lib/internal/wire -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME)
 	go test ./lib -run '^$$' -fuzz '^FuzzRunArgs$$' -fuzztime $(FUZZTIME)
 
 # Whole-process benchmark against a floor client and monitoring-plugins

@@ -1,24 +1,23 @@
-// Package checksmtp probes an SMTP or LMTP server the way a mail client
-// would, times every step and reports in the Nagios/Mackerel plugin
-// conventions.
+// Package checksmtp is the check-smtp plugin: it parses the command line,
+// has the probe talk to the server, evaluates what it saw into a state and
+// prints the result in the Nagios/Mackerel plugin conventions.
 package checksmtp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/output"
+	"github.com/check-smtp/check-smtp/lib/internal/probe"
+	"github.com/check-smtp/check-smtp/lib/internal/text"
 )
 
 // version is stamped at build time with -ldflags -X.
 var version = "dev"
-
-// testHookAfterParse is nil outside tests. A test sets it to see or change
-// the parsed configuration before the probe: to force a panic through the
-// recovery, or to pin a fuzzed command line to a loopback port.
-var testHookAfterParse func(*config)
 
 // Do runs the check on the process arguments, prints the result on stdout
 // and exits 0-3.
@@ -41,33 +40,32 @@ func format(ckr *checkers.Checker) string {
 	return ckr.String() + "\n"
 }
 
-// run parses args into a fresh configuration, probes and evaluates. It never
-// panics and never exits; the status map of --status-as is applied last.
-func run(args []string) (ckr *checkers.Checker) {
+// run parses args into a fresh configuration, probes and evaluates.
+func run(args []string) *checkers.Checker { return runIn(processEnviron(), args) }
+
+// runIn is run with the outside world given. It never panics and never
+// exits.
+func runIn(env environ, args []string) (ckr *checkers.Checker) {
 	// The -t deadline counts from here: reading the files named in the
 	// options is part of the time the operator allowed.
-	started := time.Now()
+	started := env.now()
 	defer func() {
 		if r := recover(); r != nil {
 			ckr = &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN,
-				Message: sanitizeLine(fmt.Sprintf("internal error: %v", r))}
+				Message: text.Sanitize(fmt.Sprintf("internal error: %v", r))}
 		}
 	}()
-	cfg, err := parseArgs(args)
+	cfg, err := parseArgs(args, env)
 	if err != nil {
 		var early *earlyExit
 		if errors.As(err, &early) {
 			return &checkers.Checker{Status: checkers.OK, Message: early.text}
 		}
-		return &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN, Message: sanitizeLine(err.Error())}
+		return &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN, Message: text.Sanitize(err.Error())}
 	}
-	if testHookAfterParse != nil {
-		testHookAfterParse(cfg)
-	}
-	res := probe(cfg, started.Add(cfg.timeout))
-	status, msg := evaluate(cfg, res)
-	if to, ok := cfg.statusMap[status]; ok {
-		status = to
-	}
-	return &checkers.Checker{Name: "SMTP", Status: status, Message: render(cfg, res, msg)}
+	ctx, cancel := context.WithDeadline(context.Background(), started.Add(cfg.timeout))
+	defer cancel()
+	res := probe.Run(ctx, cfg.target, cfg.conv, probe.Deps{Dialer: env.dialer, Now: env.now})
+	rep := evaluate(cfg, res)
+	return &checkers.Checker{Name: "SMTP", Status: rep.Status, Message: output.Plugin(rep)}
 }

@@ -233,15 +233,15 @@ func TestCompatIcingaQuitValue(t *testing.T) {
 		{[]string{"-q", "-H", "127.0.0.1"}, true},
 		{nil, false},
 	} {
-		cfg, err := parseArgs(tc.args)
+		cfg, err := parseArgs(tc.args, processEnviron())
 		if err != nil {
 			t.Errorf("%q: %v", tc.args, err)
-		} else if cfg.ignoreQuit != tc.ignore || cfg.host != "localhost" && cfg.host != "127.0.0.1" {
-			t.Errorf("%q: ignoreQuit %v (want %v), host %q", tc.args, cfg.ignoreQuit, tc.ignore, cfg.host)
+		} else if cfg.judge.ignoreQuit != tc.ignore || cfg.target.Host != "localhost" && cfg.target.Host != "127.0.0.1" {
+			t.Errorf("%q: ignoreQuit %v (want %v), host %q", tc.args, cfg.judge.ignoreQuit, tc.ignore, cfg.target.Host)
 		}
 	}
 	// After "--" nothing is an option: "true" there is the host.
-	if cfg, err := parseArgs([]string{"-q", "--", "true"}); err != nil || !cfg.ignoreQuit || cfg.host != "true" {
+	if cfg, err := parseArgs([]string{"-q", "--", "true"}, processEnviron()); err != nil || !cfg.judge.ignoreQuit || cfg.target.Host != "true" {
 		t.Errorf(`-q -- true: %+v, %v`, cfg, err)
 	}
 }

@@ -16,15 +16,17 @@ const defaultIniSection = "check_smtp"
 
 // iniSearchPath is where monitoring-plugins looks for its ini file when
 // --extra-opts names none (after $MP_CONFIG_FILE).
-var iniSearchPath = []string{
-	"/etc/monitoring-plugins/monitoring-plugins.ini",
-	"/usr/local/etc/monitoring-plugins/monitoring-plugins.ini",
-	"/etc/nagios/plugins.ini",
-	"/usr/local/nagios/etc/plugins.ini",
-	"/usr/local/etc/nagios/plugins.ini",
-	"/etc/opt/nagios/plugins.ini",
-	"/etc/plugins.ini",
-	"/usr/local/etc/plugins.ini",
+func iniSearchPath() []string {
+	return []string{
+		"/etc/monitoring-plugins/monitoring-plugins.ini",
+		"/usr/local/etc/monitoring-plugins/monitoring-plugins.ini",
+		"/etc/nagios/plugins.ini",
+		"/usr/local/nagios/etc/plugins.ini",
+		"/usr/local/etc/nagios/plugins.ini",
+		"/etc/opt/nagios/plugins.ini",
+		"/etc/plugins.ini",
+		"/usr/local/etc/plugins.ini",
+	}
 }
 
 // extraOptsArg finds --extra-opts on the command line before go-flags runs,
@@ -53,13 +55,13 @@ func extraOptsArg(args []string) (spec string, found bool, rest []string) {
 // command line is parsed, so that whatever the command line says afterwards
 // replaces them: go-flags empties a list option on its first command-line
 // value.
-func loadExtraOpts(p *flags.Parser, spec string) error {
+func loadExtraOpts(p *flags.Parser, spec string, env environ) error {
 	section, file, _ := strings.Cut(spec, "@")
 	if section == "" {
 		section = defaultIniSection
 	}
 	if file == "" {
-		file = findIniFile()
+		file = findIniFile(env)
 		if file == "" {
 			return usagef("--extra-opts: no ini file found (set MP_CONFIG_FILE or use --extra-opts=%s@FILE)", section)
 		}
@@ -68,7 +70,10 @@ func loadExtraOpts(p *flags.Parser, spec string) error {
 	if err != nil {
 		return usagef("--extra-opts: cannot read %v", err)
 	}
-	body, found := iniSection(data, section)
+	body, found, err := iniSection(data, section)
+	if err != nil {
+		return usagef("--extra-opts: %s: %v", file, err)
+	}
 	if !found {
 		return usagef("--extra-opts: section [%s] not found in %s", section, file)
 	}
@@ -90,10 +95,10 @@ func loadExtraOpts(p *flags.Parser, spec string) error {
 	return nil
 }
 
-func findIniFile() string {
-	candidates := iniSearchPath
-	if env := os.Getenv("MP_CONFIG_FILE"); env != "" {
-		candidates = []string{env}
+func findIniFile(env environ) string {
+	candidates := iniSearchPath()
+	if f := env.getenv("MP_CONFIG_FILE"); f != "" {
+		candidates = []string{f}
 	}
 	for _, f := range candidates {
 		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
@@ -106,10 +111,13 @@ func findIniFile() string {
 // iniSection extracts the body of one section. Without a section header,
 // go-flags' ini parser applies the keys to the option group. Every other
 // line is left empty, so that line numbers in errors are the file's.
-func iniSection(data []byte, section string) ([]byte, bool) {
+func iniSection(data []byte, section string) ([]byte, bool, error) {
 	var out bytes.Buffer
 	in, found := false, false
 	sc := bufio.NewScanner(bytes.NewReader(data))
+	// Any line of a file within the size cap fits: the scanner's default
+	// 64 KiB would end the scan early and silently cut the section short.
+	sc.Buffer(make([]byte, 0, 4096), maxIniFileBytes+1)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
@@ -122,5 +130,8 @@ func iniSection(data []byte, section string) ([]byte, bool) {
 		}
 		out.WriteString(line + "\n")
 	}
-	return out.Bytes(), found
+	if err := sc.Err(); err != nil {
+		return nil, false, err
+	}
+	return out.Bytes(), found, nil
 }

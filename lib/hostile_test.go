@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/check-smtp/check-smtp/lib/internal/text"
 	"github.com/mackerelio/checkers"
 )
 
@@ -51,13 +52,19 @@ func runHostileCases(t *testing.T, cases []hostileCase) {
 // a test timeout, but the failure names the case first).
 func runGuarded(t *testing.T, args []string, deadline time.Duration) (string, checkers.Status) {
 	t.Helper()
+	return runGuardedIn(t, processEnviron(), args, deadline)
+}
+
+// runGuardedIn is runGuarded with the outside world given.
+func runGuardedIn(t *testing.T, env environ, args []string, deadline time.Duration) (string, checkers.Status) {
+	t.Helper()
 	type ret struct {
 		out    string
 		status checkers.Status
 	}
 	done := make(chan ret, 1)
 	go func() {
-		ckr := run(args)
+		ckr := runIn(env, args)
 		done <- ret{format(ckr), ckr.Status}
 	}()
 	select {
@@ -301,9 +308,9 @@ func (s *stallingWriter) Write(b []byte) (int, error) {
 }
 
 // TestHostileDNSDeadline points the resolver at a loopback DNS server that
-// never answers: the deadline covers resolution too. Not parallel: it swaps
-// the package resolver's Dial, which every parallel test would share.
+// never answers: the deadline covers resolution too.
 func TestHostileDNSDeadline(t *testing.T) {
+	t.Parallel()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -317,14 +324,14 @@ func TestHostileDNSDeadline(t *testing.T) {
 			}
 		}
 	}()
-	old := resolver.Dial
-	resolver.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}
-	defer func() { resolver.Dial = old }()
+	env := processEnviron()
+	env.dialer = &net.Dialer{Resolver: &net.Resolver{PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+		}}}
 	// .invalid never resolves for real (RFC 2606) and is not in /etc/hosts.
-	out, status := runGuarded(t, []string{"-H", "silent-dns.invalid", "-p", "25", "-t", "0.5"}, 500*time.Millisecond)
+	out, status := runGuardedIn(t, env, []string{"-H", "silent-dns.invalid", "-p", "25", "-t", "0.5"}, 500*time.Millisecond)
 	if status != checkers.CRITICAL || !strings.HasPrefix(out, "SMTP CRITICAL: timeout after 0.5s at step connect ") {
 		t.Errorf("got %v:\n%s", status, out)
 	}
@@ -598,8 +605,8 @@ func TestSanitizing(t *testing.T) {
 // TestCutKeepsRunes: the ellipsis never splits a multi-byte character.
 func TestCutKeepsRunes(t *testing.T) {
 	t.Parallel()
-	s := quoteServer(strings.Repeat("é", 400))
-	if !strings.HasSuffix(s, "...") || len(s) > maxQuoted+3 {
+	s := text.Quote(strings.Repeat("é", 400), nil)
+	if !strings.HasSuffix(s, "...") || len(s) > text.MaxQuoted+3 {
 		t.Errorf("cut to %d bytes: %q", len(s), s)
 	}
 	if strings.ContainsRune(s, '\uFFFD') || !strings.HasPrefix(s, "éé") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/check-smtp/check-smtp/lib/internal/probe"
 	"github.com/mackerelio/checkers"
 )
 
@@ -541,17 +542,17 @@ func TestAliases(t *testing.T) {
 	t.Run("--ssl and --tls are -s", func(t *testing.T) {
 		t.Parallel()
 		for _, flag := range []string{"--ssl", "--tls", "--smtps"} {
-			cfg, err := parseArgs([]string{"-H", "127.0.0.1", flag})
-			if err != nil || !cfg.implicitTLS || cfg.port != 465 {
-				t.Errorf("%s: implicit TLS %v, port %v, err %v", flag, cfg != nil && cfg.implicitTLS, cfg != nil && cfg.port == 465, err)
+			cfg, err := parseArgs([]string{"-H", "127.0.0.1", flag}, processEnviron())
+			if err != nil || cfg.conv.TLS.Mode != probe.ImplicitTLS || cfg.target.Port != 465 {
+				t.Errorf("%s: implicit TLS %v, port %v, err %v", flag, cfg != nil && cfg.conv.TLS.Mode == probe.ImplicitTLS, cfg != nil && cfg.target.Port == 465, err)
 			}
 		}
 	})
 	t.Run("--no-check-certificate and --ca-file", func(t *testing.T) {
 		t.Parallel()
-		cfg, err := parseArgs([]string{"-S", "--no-check-certificate"})
-		if err != nil || !cfg.insecure {
-			t.Errorf("--no-check-certificate: insecure %v, err %v", cfg != nil && cfg.insecure, err)
+		cfg, err := parseArgs([]string{"-S", "--no-check-certificate"}, processEnviron())
+		if err != nil || !cfg.conv.TLS.Insecure {
+			t.Errorf("--no-check-certificate: insecure %v, err %v", cfg != nil && cfg.conv.TLS.Insecure, err)
 		}
 		optionError(t, []string{"-S", "--ca-file", filepath.Join(t.TempDir(), "missing.pem")}, `cannot read --cafile: `)
 	})

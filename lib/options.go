@@ -15,6 +15,9 @@ import (
 
 	flags "github.com/jessevdk/go-flags"
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/probe"
+	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
 
 // options is the command line as go-flags sees it. Hidden fields are the
@@ -110,48 +113,60 @@ type limit struct {
 
 func (l limit) exceededBy(d time.Duration) bool { return l.set && d.Seconds() > l.secs }
 
-// commandCheck is one -C command and, if given, the -R its reply must match.
-type commandCheck struct {
-	command  string
-	response *regexp.Regexp // nil: the reply only has to be non-5xx
+// String renders a threshold for perfdata: empty when unset.
+func (l limit) String() string {
+	if !l.set {
+		return ""
+	}
+	return fmtSeconds(l.secs)
 }
 
-// config is the validated, ready-to-use form of the options.
+func fmtSeconds(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// config is the validated form of the options, split by concern: where to
+// connect, the conversation to have, how to judge what it shows and how to
+// print the result.
 type config struct {
-	host       string // without brackets
-	unixSocket bool
-	port       int
-	network    string // tcp, tcp4, tcp6 or unix
-	fqdn       string
+	target  probe.Target
+	conv    probe.Settings
+	judge   judgement
+	out     outputOptions
+	timeout time.Duration // the -t deadline, counted from the start of run
+}
 
-	implicitTLS, startTLS bool
-	serverName            string
-	insecure              bool
-	extraRoots            *x509.CertPool // --cafile; nil: system roots only
-	extraRootsPEM         []byte
-	certDays              bool
-	certWarnDays          int
-	certCritDays          int
-	ignoreExpiry          bool
-
-	authMech, authUser, authPassword string
-	allowPlaintextAuth               bool
-
-	from        string
-	rcpts       []string
-	rejectRcpts []string
-	expect      string
-	commands    []commandCheck
-	lmtp        bool
-	ignoreQuit  bool
-	proxy       bool
+// judgement is everything evaluation needs beyond the probe's result.
+type judgement struct {
+	expect       string
+	responses    []*regexp.Regexp // -R for each -C; nil: the reply only has to be non-5xx
+	certDays     bool
+	certWarnDays int
+	certCritDays int
+	ignoreExpiry bool
+	ignoreQuit   bool
 
 	warning, critical         limit
-	stepWarning, stepCritical map[step]limit
+	stepWarning, stepCritical map[probe.Step]limit
 	timeout                   time.Duration
 	timeoutState              checkers.Status
 	statusMap                 map[checkers.Status]checkers.Status
-	verbose, noPerfdata       bool
+}
+
+type outputOptions struct {
+	verbose, noPerfdata bool
+}
+
+// environ is what run reads from the process and the outside world; tests
+// give their own.
+type environ struct {
+	getenv   func(string) string
+	hostname func() (string, error)
+	dialer   probe.Dialer
+	now      func() time.Time
+}
+
+func processEnviron() environ {
+	return environ{getenv: os.Getenv, hostname: os.Hostname,
+		dialer: &net.Dialer{Resolver: &net.Resolver{PreferGo: true}}, now: time.Now}
 }
 
 // usageError is an option problem: reported as UNKNOWN.
@@ -168,7 +183,7 @@ func (e *earlyExit) Error() string { return e.text }
 
 // parseArgs turns argv into a validated config, reading the ini file of
 // --extra-opts, the password file and the CA file on the way.
-func parseArgs(args []string) (*config, error) {
+func parseArgs(args []string, env environ) (*config, error) {
 	opts := &options{}
 	p := flags.NewNamedParser("check-smtp", flags.HelpFlag|flags.PassDoubleDash)
 	if _, err := p.AddGroup("Options", "", opts); err != nil {
@@ -177,7 +192,7 @@ func parseArgs(args []string) (*config, error) {
 	args = icingaQuitFlag(args)
 	spec, ok, args := extraOptsArg(args)
 	if ok {
-		if err := loadExtraOpts(p, spec); err != nil {
+		if err := loadExtraOpts(p, spec, env); err != nil {
 			return nil, err
 		}
 	}
@@ -194,7 +209,7 @@ func parseArgs(args []string) (*config, error) {
 	if err := opts.merge(); err != nil {
 		return nil, usagef("%s", err)
 	}
-	return opts.config()
+	return opts.config(env)
 }
 
 // icingaQuitFlag reads "-q true" and "-q false": Icinga 2's ITL smtp
@@ -224,75 +239,81 @@ func icingaQuitFlag(args []string) []string {
 	return out
 }
 
-func (o *options) config() (*config, error) {
+func (o *options) config(env environ) (*config, error) {
+	host := strings.TrimSuffix(strings.TrimPrefix(o.Host, "["), "]")
+	if host == "" {
+		host = "localhost"
+	}
 	c := &config{
-		host: strings.TrimSuffix(strings.TrimPrefix(o.Host, "["), "]"), port: o.Port,
-		fqdn: o.FQDN, implicitTLS: o.SMTPS, startTLS: o.STARTTLS, insecure: o.Insecure,
-		ignoreExpiry: o.IgnoreCertExpiration, authUser: o.AuthUser,
-		allowPlaintextAuth: o.AllowPlaintextAuth, from: o.From, rcpts: o.Rcpt,
-		rejectRcpts: o.RejectRcpt, expect: o.Expect, lmtp: o.LMTP, ignoreQuit: o.IgnoreQuit,
-		proxy: o.Proxy, verbose: o.Verbose, noPerfdata: o.NoPerfdata,
+		target: probe.Target{Host: host, Port: o.Port, UnixSocket: strings.HasPrefix(host, "/")},
+		conv: probe.Settings{FQDN: o.FQDN, LMTP: o.LMTP, Proxy: o.Proxy, Verbose: o.Verbose,
+			// -f "<addr>" (as monitoring-plugins accepts it) must not become <<addr>>.
+			From:  strings.TrimSuffix(strings.TrimPrefix(o.From, "<"), ">"),
+			Rcpts: o.Rcpt, RejectRcpts: o.RejectRcpt},
+		judge: judgement{expect: o.Expect, ignoreQuit: o.IgnoreQuit, ignoreExpiry: o.IgnoreCertExpiration},
+		out:   outputOptions{verbose: o.Verbose, noPerfdata: o.NoPerfdata},
 	}
-	if c.host == "" {
-		c.host = "localhost"
-	}
-	// -f "<addr>" (as monitoring-plugins accepts it) must not become <<addr>>.
-	c.from = strings.TrimSuffix(strings.TrimPrefix(c.from, "<"), ">")
-	c.unixSocket = strings.HasPrefix(c.host, "/")
+	tg := &c.target
 	switch {
 	case o.IPv4 && o.IPv6:
 		return nil, usagef("-4 and -6 cannot be used together")
 	case o.SMTPS && o.STARTTLS:
 		return nil, usagef("-s (implicit TLS) and -S (STARTTLS) cannot be used together")
 	}
-	c.network = "tcp"
-	if c.unixSocket {
-		c.network = "unix"
-	} else if ip := net.ParseIP(c.host); ip != nil {
+	switch {
+	case o.SMTPS:
+		c.conv.TLS.Mode = probe.ImplicitTLS
+	case o.STARTTLS:
+		c.conv.TLS.Mode = probe.STARTTLS
+	}
+	tg.Network = "tcp"
+	if tg.UnixSocket {
+		tg.Network = "unix"
+	} else if ip := net.ParseIP(tg.Host); ip != nil {
 		if o.IPv4 && ip.To4() == nil {
-			return nil, usagef("-4 given but host %s is an IPv6 address", c.host)
+			return nil, usagef("-4 given but host %s is an IPv6 address", tg.Host)
 		}
 		if o.IPv6 && ip.To4() != nil {
-			return nil, usagef("-6 given but host %s is an IPv4 address", c.host)
+			return nil, usagef("-6 given but host %s is an IPv4 address", tg.Host)
 		}
-	} else if strings.ContainsAny(c.host, " \t\r\n/") {
-		return nil, usagef("-H %q is not a host name, an IP address or an absolute socket path", c.host)
+	} else if strings.ContainsAny(tg.Host, " \t\r\n/") {
+		return nil, usagef("-H %q is not a host name, an IP address or an absolute socket path", tg.Host)
 	}
-	if !c.unixSocket && o.IPv4 {
-		c.network = "tcp4"
-	} else if !c.unixSocket && o.IPv6 {
-		c.network = "tcp6"
+	if !tg.UnixSocket && o.IPv4 {
+		tg.Network = "tcp4"
+	} else if !tg.UnixSocket && o.IPv6 {
+		tg.Network = "tcp6"
 	}
-	if c.port == 0 {
-		c.port = 25
-		if c.implicitTLS {
-			c.port = 465
+	if tg.Port == 0 {
+		tg.Port = 25
+		if o.SMTPS {
+			tg.Port = 465
 		}
 	}
-	if c.port < 1 || c.port > 65535 {
-		return nil, usagef("-p %d is not a port (1-65535)", c.port)
+	if tg.Port < 1 || tg.Port > 65535 {
+		return nil, usagef("-p %d is not a port (1-65535)", tg.Port)
 	}
-	if c.fqdn == "" {
-		if h, err := os.Hostname(); err == nil && h != "" {
-			c.fqdn = h
+	if c.conv.FQDN == "" {
+		if h, err := env.hostname(); err == nil && h != "" {
+			c.conv.FQDN = h
 		} else {
-			c.fqdn = "localhost"
+			c.conv.FQDN = "localhost"
 		}
 	}
-	for name, v := range map[string]string{"-F": c.fqdn, "-f": c.from, "-U": c.authUser} {
+	for name, v := range map[string]string{"-F": c.conv.FQDN, "-f": c.conv.From, "-U": o.AuthUser} {
 		if strings.ContainsAny(v, "\r\n") {
 			return nil, usagef("%s must not contain a line break", name)
 		}
 	}
-	for _, a := range append(append([]string{}, c.rcpts...), c.rejectRcpts...) {
+	for _, a := range append(append([]string{}, o.Rcpt...), o.RejectRcpt...) {
 		if a == "" || strings.ContainsAny(a, "\r\n") {
 			return nil, usagef("recipient %q is empty or contains a line break", a)
 		}
 	}
-	if err := o.tlsConfig(c); err != nil {
+	if err := o.tlsConfig(c, env); err != nil {
 		return nil, err
 	}
-	if err := o.authConfig(c); err != nil {
+	if err := o.authConfig(c, env); err != nil {
 		return nil, err
 	}
 	if err := o.commandConfig(c); err != nil {
@@ -301,16 +322,19 @@ func (o *options) config() (*config, error) {
 	if err := o.thresholdConfig(c); err != nil {
 		return nil, err
 	}
+	c.conv.Timeout = c.timeout
 	return c, nil
 }
 
-func (o *options) tlsConfig(c *config) error {
-	tlsOn := c.implicitTLS || c.startTLS
-	c.serverName = o.SNI
-	if c.serverName == "" {
-		c.serverName = c.host
-		if c.unixSocket {
-			c.serverName = "localhost"
+func (o *options) tlsConfig(c *config, env environ) error {
+	t := &c.conv.TLS
+	tlsOn := t.Mode != probe.NoTLS
+	t.Insecure = o.Insecure
+	t.ServerName = o.SNI
+	if t.ServerName == "" {
+		t.ServerName = c.target.Host
+		if c.target.UnixSocket {
+			t.ServerName = "localhost"
 		}
 	}
 	if o.Certificate != "" {
@@ -319,32 +343,35 @@ func (o *options) tlsConfig(c *config) error {
 		}
 		w, cr, found := strings.Cut(o.Certificate, ",")
 		var err1, err2 error
-		c.certWarnDays, err1 = strconv.Atoi(strings.TrimSpace(w))
+		c.judge.certWarnDays, err1 = strconv.Atoi(strings.TrimSpace(w))
 		if found {
-			c.certCritDays, err2 = strconv.Atoi(strings.TrimSpace(cr))
+			c.judge.certCritDays, err2 = strconv.Atoi(strings.TrimSpace(cr))
 		}
-		if err1 != nil || err2 != nil || c.certWarnDays < 0 || c.certCritDays < 0 {
+		if err1 != nil || err2 != nil || c.judge.certWarnDays < 0 || c.judge.certCritDays < 0 {
 			return usagef("-D %q: want W[,C], whole days, e.g. -D 30,14", o.Certificate)
 		}
-		c.certDays = true
+		c.judge.certDays = true
 	}
+	t.Roots = &tlsverify.Roots{CertFile: env.getenv("SSL_CERT_FILE")}
 	if o.CAFile != "" {
 		pem, err := readFileLimited(o.CAFile, maxCAFileBytes)
 		if err != nil {
 			return usagef("cannot read --cafile: %v", err)
 		}
 		// The system pool is only loaded if the --cafile roots do not
-		// verify the chain (see verifyPeer): parsing it costs milliseconds.
+		// verify the chain (see tlsverify): parsing it costs milliseconds.
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return usagef("--cafile %s holds no PEM certificate", o.CAFile)
 		}
-		c.extraRoots, c.extraRootsPEM = pool, pem
+		t.Roots.Extra, t.Roots.ExtraPEM = pool, pem
 	}
 	return nil
 }
 
-func (o *options) authConfig(c *config) error {
+func (o *options) authConfig(c *config, env environ) error {
+	a := &c.conv.Auth
+	a.User, a.AllowPlaintext = o.AuthUser, o.AllowPlaintextAuth
 	// The password file is read even without -A: a file named but missing is
 	// a configuration error worth knowing about.
 	filePassword := ""
@@ -360,31 +387,31 @@ func (o *options) authConfig(c *config) error {
 		}
 	}
 	// Precedence: -P, then the file, then the environment.
-	c.authPassword = o.AuthPassword
-	if c.authPassword == "" {
-		c.authPassword = filePassword
+	a.Password = o.AuthPassword
+	if a.Password == "" {
+		a.Password = filePassword
 	}
-	if c.authPassword == "" {
-		c.authPassword = os.Getenv("CHECK_SMTP_AUTHPASSWORD")
+	if a.Password == "" {
+		a.Password = env.getenv("CHECK_SMTP_AUTHPASSWORD")
 	}
 	if o.AuthMech == "" {
 		return nil
 	}
-	c.authMech = strings.ToUpper(o.AuthMech)
-	switch c.authMech {
+	a.Mech = strings.ToUpper(o.AuthMech)
+	switch a.Mech {
 	case "PLAIN", "LOGIN", "CRAM-MD5":
 	default:
 		return usagef("-A %s: unsupported mechanism (PLAIN, LOGIN or CRAM-MD5)", o.AuthMech)
 	}
-	if c.authUser == "" {
-		return usagef("-A %s needs -U (user)", c.authMech)
+	if a.User == "" {
+		return usagef("-A %s needs -U (user)", a.Mech)
 	}
-	if c.authPassword == "" {
-		return usagef("-A %s needs a password: -P, env CHECK_SMTP_AUTHPASSWORD or --authpassword-file", c.authMech)
+	if a.Password == "" {
+		return usagef("-A %s needs a password: -P, env CHECK_SMTP_AUTHPASSWORD or --authpassword-file", a.Mech)
 	}
-	if !c.implicitTLS && !c.startTLS && !c.allowPlaintextAuth && !c.unixSocket {
-		if ip := net.ParseIP(c.host); ip != nil && !ip.IsLoopback() {
-			return usagef("refusing to send AUTH in cleartext to %s: use -s or -S, or --allow-plaintext-auth", c.host)
+	if c.conv.TLS.Mode == probe.NoTLS && !a.AllowPlaintext && !c.target.UnixSocket {
+		if ip := net.ParseIP(c.target.Host); ip != nil && !ip.IsLoopback() {
+			return usagef("refusing to send AUTH in cleartext to %s: use -s or -S, or --allow-plaintext-auth", c.target.Host)
 		}
 		// A host name is checked against the address actually connected to.
 	}
@@ -399,38 +426,40 @@ func (o *options) commandConfig(c *config) error {
 		if cmd == "" || strings.ContainsAny(cmd, "\r\n") {
 			return usagef("-C %q is empty or contains a line break", cmd)
 		}
-		cc := commandCheck{command: cmd}
+		var re *regexp.Regexp
 		if i < len(o.Response) {
-			re, err := regexp.Compile(o.Response[i])
-			if err != nil {
+			var err error
+			if re, err = regexp.Compile(o.Response[i]); err != nil {
 				return usagef("-R %q is not a valid regular expression: %v", o.Response[i], err)
 			}
-			cc.response = re
 		}
-		c.commands = append(c.commands, cc)
+		c.conv.Commands = append(c.conv.Commands, cmd)
+		c.judge.responses = append(c.judge.responses, re)
 	}
 	return nil
 }
 
 func (o *options) thresholdConfig(c *config) error {
+	j := &c.judge
 	var err error
-	if c.warning, err = parseLimit("-w", o.Warning); err != nil {
+	if j.warning, err = parseLimit("-w", o.Warning); err != nil {
 		return err
 	}
-	if c.critical, err = parseLimit("-c", o.Critical); err != nil {
+	if j.critical, err = parseLimit("-c", o.Critical); err != nil {
 		return err
 	}
-	if c.stepWarning, err = parseStepLimits("--step-warning", o.StepWarning); err != nil {
+	if j.stepWarning, err = parseStepLimits("--step-warning", o.StepWarning); err != nil {
 		return err
 	}
-	if c.stepCritical, err = parseStepLimits("--step-critical", o.StepCritical); err != nil {
+	if j.stepCritical, err = parseStepLimits("--step-critical", o.StepCritical); err != nil {
 		return err
 	}
-	if c.timeout, c.timeoutState, err = parseTimeout(o.Timeout); err != nil {
+	if c.timeout, j.timeoutState, err = parseTimeout(o.Timeout); err != nil {
 		return err
 	}
+	j.timeout = c.timeout
 	if o.StatusAs != "" {
-		if c.statusMap, err = checkers.ParseStatusMap(o.StatusAs); err != nil {
+		if j.statusMap, err = checkers.ParseStatusMap(o.StatusAs); err != nil {
 			return usagef("--status-as %q: %v", o.StatusAs, err)
 		}
 	}
@@ -453,11 +482,11 @@ func parseLimit(name, s string) (limit, error) {
 	return limit{set: true, secs: f}, nil
 }
 
-func parseStepLimits(name string, specs []string) (map[step]limit, error) {
-	m := map[step]limit{}
+func parseStepLimits(name string, specs []string) (map[probe.Step]limit, error) {
+	m := map[probe.Step]limit{}
 	for _, spec := range specs {
 		k, v, _ := strings.Cut(spec, "=")
-		st, ok := parseStep(strings.ToLower(strings.TrimSpace(k)))
+		st, ok := probe.ParseStep(strings.ToLower(strings.TrimSpace(k)))
 		if !ok {
 			return nil, usagef("%s %q: unknown step %q (connect, tls, banner, ehlo, starttls, auth, mail, rcpt, command, rset, quit)", name, spec, k)
 		}

@@ -2,7 +2,9 @@ package checksmtp
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,26 +16,26 @@ import (
 	"github.com/mackerelio/checkers"
 )
 
-// TestPanicRecovered forces panics through the test hook: run() reports
-// them as UNKNOWN "internal error", sanitized, and never lets them escape.
-// Not parallel: the hook is package state every run() call sees.
+// TestPanicRecovered forces panics through an injected dialer: run()
+// reports them as UNKNOWN "internal error", sanitized, and never lets them
+// escape.
 func TestPanicRecovered(t *testing.T) {
-	defer func() { testHookAfterParse = nil }()
 	for _, tc := range []struct {
 		name  string
-		hook  func(*config)
+		hook  func()
 		want  string
 		extra []string
 	}{
-		{"string panic, sanitized", func(*config) { panic("boom | \x1b[31mred\r\nnext") }, "SMTP UNKNOWN: internal error: boom ¦ [31mrednext\n", nil},
-		{"runtime error", func(*config) { var m map[string]int; m["x"] = 1 }, "SMTP UNKNOWN: internal error: assignment to entry in nil map\n", nil},
-		{"error value", func(*config) { panic(errors.New("broken")) }, "SMTP UNKNOWN: internal error: broken\n", nil},
+		{"string panic, sanitized", func() { panic("boom | \x1b[31mred\r\nnext") }, "SMTP UNKNOWN: internal error: boom ¦ [31mrednext\n", nil},
+		{"runtime error", func() { var m map[string]int; m["x"] = 1 }, "SMTP UNKNOWN: internal error: assignment to entry in nil map\n", nil},
+		{"error value", func() { panic(errors.New("broken")) }, "SMTP UNKNOWN: internal error: broken\n", nil},
 		// --status-as must not turn an internal error into OK: the panic
 		// skips the remapping, which is applied last on a normal return.
-		{"status-as ignored", func(*config) { panic("x") }, "SMTP UNKNOWN: internal error: x\n", []string{"--status-as", "unknown=ok"}},
+		{"status-as ignored", func() { panic("x") }, "SMTP UNKNOWN: internal error: x\n", []string{"--status-as", "unknown=ok"}},
 	} {
-		testHookAfterParse = tc.hook
-		ckr := run(append([]string{"-H", "127.0.0.1", "-p", closedPort(t)}, tc.extra...))
+		env := processEnviron()
+		env.dialer = dialerFunc(func(context.Context, string, string) (net.Conn, error) { tc.hook(); return nil, nil })
+		ckr := runIn(env, append([]string{"-H", "127.0.0.1", "-p", closedPort(t)}, tc.extra...))
 		if ckr.Status != checkers.UNKNOWN || format(ckr) != tc.want {
 			t.Errorf("%s: got %v %q, want UNKNOWN %q", tc.name, ckr.Status, format(ckr), tc.want)
 		}

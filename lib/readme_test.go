@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/check-smtp/check-smtp/lib/internal/probe"
 )
 
 // TestReadmeOptions keeps README.md from drifting away from the code: every
@@ -69,7 +71,7 @@ func TestReadmeOptions(t *testing.T) {
 	}
 
 	// Every perfdata label / step name is documented.
-	for _, st := range allSteps {
+	for _, st := range probe.Steps() {
 		if !strings.Contains(readme, string(st)) {
 			t.Errorf("step %s is not mentioned in README.md", st)
 		}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/check-smtp/check-smtp/lib/internal/text"
 )
 
 // The credentials of every secrets test. The password holds a "|" and a
@@ -36,7 +38,7 @@ func secretForms() map[string]string {
 	plain := "\x00" + secretUser + "\x00" + secretPassword
 	return map[string]string{
 		"password":                   secretPassword,
-		"sanitized password":         sanitizeLine(secretPassword),
+		"sanitized password":         text.Sanitize(secretPassword),
 		"password without the pipe":  "t pa55 w0rd",
 		"base64 password (LOGIN)":    b64(secretPassword),
 		"base64 PLAIN payload":       b64(plain),
@@ -160,7 +162,7 @@ func serveSecrets(conn net.Conn, behaviour authBehaviour) {
 			case authEchoCut:
 				// The message quotes "535 5.7.8 x...": put the echo where a
 				// 300-character cut falls, 12 characters into it.
-				pad := strings.Repeat("x", maxQuoted-len("535 5.7.8 ")-12)
+				pad := strings.Repeat("x", text.MaxQuoted-len("535 5.7.8 ")-12)
 				say("535 5.7.8 %s%s", pad, strings.Join(got, " "))
 			case authEcho334:
 				for _, g := range got {
@@ -280,7 +282,7 @@ func TestSecretsInUsageErrors(t *testing.T) {
 func TestRedactBeforeSanitize(t *testing.T) {
 	t.Parallel()
 	pw := "a|b\x1bc d"
-	got := sanitizeLine(redact("535 bad "+pw+" end", []string{pw}))
+	got := text.Line("535 bad "+pw+" end", []string{pw})
 	if got != "535 bad <redacted> end" {
 		t.Errorf("got %q", got)
 	}

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
 
 // testCerts is a private CA and leaf certificates made at test time, so
@@ -207,10 +209,10 @@ func TestTestCerts(t *testing.T) {
 	if err := verify(c.chained, "localhost"); err == nil {
 		t.Error("chained leaf verifies without its intermediate")
 	}
-	if d := daysLeft(c.expiringIn(t, 10).Leaf, time.Now()); d != 10 {
+	if d := tlsverify.DaysLeft(c.expiringIn(t, 10).Leaf, time.Now()); d != 10 {
 		t.Errorf("expiringIn(10) has %d days left", d)
 	}
-	if d := daysLeft(c.expired.Leaf, time.Now()); d != -31 {
+	if d := tlsverify.DaysLeft(c.expired.Leaf, time.Now()); d != -31 {
 		t.Errorf("expired leaf has %d days left, want -31 (30 days and an hour ago)", d)
 	}
 }

@@ -666,13 +666,13 @@ func TestTLSOptions(t *testing.T) {
 		{[]string{"-H", "mail.example.test", "-S", "--sni"}, 25, "mail.example.test"},
 		{[]string{"-H", "[::1]", "-s"}, 465, "::1"},
 	} {
-		cfg, err := parseArgs(tc.args)
+		cfg, err := parseArgs(tc.args, processEnviron())
 		if err != nil {
 			t.Errorf("parseArgs(%q): %v", tc.args, err)
 			continue
 		}
-		if cfg.port != tc.port || cfg.serverName != tc.sni {
-			t.Errorf("parseArgs(%q): port %d, server name %q; want %d, %q", tc.args, cfg.port, cfg.serverName, tc.port, tc.sni)
+		if cfg.target.Port != tc.port || cfg.conv.TLS.ServerName != tc.sni {
+			t.Errorf("parseArgs(%q): port %d, server name %q; want %d, %q", tc.args, cfg.target.Port, cfg.conv.TLS.ServerName, tc.port, tc.sni)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package checksmtp
+package probe
 
 import (
 	"crypto/hmac"

@@ -1,0 +1,87 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+
+	proxyproto "github.com/pires/go-proxyproto"
+
+	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
+)
+
+// dial resolves and connects (TCP or unix socket), then sends the PROXY
+// header if asked and returns its line for the transcript. The connection's
+// deadline is the probe's deadline, so every later read and write is bounded
+// too.
+func (s *session) dial(ctx context.Context) (conn net.Conn, proxyLine string, err error) {
+	addr := s.tg.Address()
+	conn, err = s.deps.Dialer.DialContext(ctx, s.tg.Network, addr)
+	if err != nil {
+		return nil, "", s.describeDialError(addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if s.set.Proxy {
+		h, err := proxyproto.HeaderProxyFromAddrs(1, conn.LocalAddr(), conn.RemoteAddr()).Format()
+		if err == nil {
+			_, err = conn.Write(h)
+		}
+		if err != nil {
+			conn.Close()
+			return nil, "", s.fail(KindConnect, "sending PROXY header: %v", err)
+		}
+		proxyLine = strings.TrimRight(string(h), "\r\n")
+	}
+	return conn, proxyLine, nil
+}
+
+// describeDialError words a connect failure for an operator.
+func (s *session) describeDialError(addr string, err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case isTimeout(err):
+		return s.ioError(err, "connecting")
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return &Failure{Step: StepConnect, Kind: KindResolve, Err: err, Message: msgf("cannot resolve %s: no such host", s.tg.Host)}
+		}
+		return &Failure{Step: StepConnect, Kind: KindResolve, Err: err, Message: msgf("cannot resolve %s: %s", s.tg.Host, dnsErr.Err)}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return &Failure{Step: StepConnect, Kind: KindConnect, Err: err, Message: msgf("connection refused by %s", addr)}
+	case errors.Is(err, syscall.ENOENT):
+		return &Failure{Step: StepConnect, Kind: KindConnect, Err: err, Message: msgf("no socket at %s", addr)}
+	}
+	return &Failure{Step: StepConnect, Kind: KindConnect, Err: err, Message: msgf("cannot connect to %s: %s", addr, trimNetError(err))}
+}
+
+// isTimeout reports whether err is the probe's deadline running out.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// handshake runs the TLS client handshake over conn. Verification is done
+// afterwards, so that an expired or untrusted certificate can still be
+// described (and -k can still report its expiry).
+func (s *session) handshake(ctx context.Context) (*tls.Conn, error) {
+	tc := tls.Client(s.conn, &tls.Config{
+		ServerName:         s.set.TLS.ServerName,
+		InsecureSkipVerify: true, // verified by tlsverify right after the handshake
+	})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		if isTimeout(err) {
+			return nil, s.ioError(err, "TLS handshake")
+		}
+		return nil, &Failure{Step: s.clock.current(), Kind: KindTLS, Err: err,
+			Message: msgf("TLS handshake failed: %s", tlsverify.TrimPrefix(err))}
+	}
+	return tc, nil
+}
