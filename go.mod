@@ -15,4 +15,5 @@ require (
 	github.com/prometheus/common v0.73.1 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 )

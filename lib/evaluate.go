@@ -85,10 +85,14 @@ func evaluate(cfg *config, res *probe.Result) *report.Report {
 	if to, ok := j.statusMap[status]; ok {
 		status = to
 	}
+	tg := report.Target{Host: res.Target.Host, Port: res.Target.Port, Status: status, Findings: fs, Result: res}
+	if res.Peer != nil {
+		tg.Address = res.Peer.String()
+	}
 	return &report.Report{
 		Status: status, Message: strings.Join(parts, "; "), Findings: fs,
 		Perfdata: perfdata(cfg, res), NoPerfdata: cfg.out.noPerfdata, Verbose: cfg.out.verbose,
-		Result: res, Secrets: res.Secrets,
+		Duration: res.Total, Targets: []report.Target{tg}, Secrets: res.Secrets,
 	}
 }
 

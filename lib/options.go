@@ -73,6 +73,25 @@ type options struct {
 	Verbose      bool     `short:"v" long:"verbose" description:"append the conversation transcript (credentials redacted)"`
 	NoPerfdata   bool     `long:"no-perfdata" description:"leave performance data off the status line"`
 	Version      bool     `short:"V" long:"version" no-ini:"yes" description:"print the version"`
+	QuitAfter    string   `long:"quit-after" value-name:"STEP" description:"end politely with QUIT right after STEP: banner, ehlo, starttls, tls, auth, mail or rcpt"`
+
+	// Domain mode (SPEC Part 2) and DANE (Part 3).
+	MX             string   `short:"M" long:"mx" value-name:"DOMAIN" description:"check every MX and address of DOMAIN (port 25, STARTTLS when offered)"`
+	DNSServer      []string `long:"dns-server" value-name:"ADDR[:PORT]" description:"DNS resolver for every lookup, repeatable, tried in order (default: /etc/resolv.conf)"`
+	DNSTrustAD     bool     `long:"dns-trust-ad" description:"trust the AD (DNSSEC) bit from a resolver that is not on a loopback address"`
+	MXStrict       bool     `long:"mx-strict" description:"the domain's state is the worst state of any MX address"`
+	Parallel       int      `long:"parallel" value-name:"N" default:"8" description:"at most N conversations at once (1-64)"`
+	NoMTASTS       bool     `long:"no-mta-sts" description:"do not look up the MTA-STS policy"`
+	MTASTSRequired bool     `long:"mta-sts-required" description:"CRITICAL when the domain publishes no usable MTA-STS policy"`
+	TLSRPTRequired bool     `long:"tlsrpt-required" description:"WARNING when the domain publishes no TLSRPT record"`
+	DANE           bool     `long:"dane" description:"DANE required: DNSSEC-secure TLSA records must match (needs -s or -S with -H)"`
+	NoDANE         bool     `long:"no-dane" description:"do not look up TLSA records"`
+	DANERollover   bool     `long:"dane-rollover" description:"WARNING when a host publishes fewer than two usable TLSA records"`
+
+	// Output formats (SPEC Part 4).
+	Format             string `long:"format" value-name:"FORMAT" default:"plugin" description:"stdout format: plugin, json, prometheus or mackerel"`
+	PrometheusTextfile string `long:"prometheus-textfile" value-name:"FILE" description:"also write the Prometheus exposition to FILE, atomically"`
+	MetricKeyPrefix    string `long:"metric-key-prefix" value-name:"PREFIX" default:"smtp" description:"prefix of the mackerel metric names"`
 
 	Args struct {
 		Host []string `positional-arg-name:"HOST"`
@@ -208,6 +227,9 @@ func parseArgs(args []string, env environ) (*config, error) {
 	}
 	if err := opts.merge(); err != nil {
 		return nil, usagef("%s", err)
+	}
+	if err := opts.pendingOptions(); err != nil {
+		return nil, err
 	}
 	return opts.config(env)
 }

@@ -22,10 +22,22 @@ func Plugin(r *report.Report) string {
 		b.WriteString(" | ")
 		b.WriteString(r.PerfString())
 	}
-	if r.Verbose && r.Result != nil {
-		for _, l := range r.Result.Transcript {
-			b.WriteByte('\n')
-			b.WriteString(text.Line(l, r.Secrets))
+	for _, l := range r.LongOutput {
+		b.WriteByte('\n')
+		b.WriteString(text.Line(l, r.Secrets))
+	}
+	if r.Verbose {
+		for _, t := range r.Targets {
+			if t.Result == nil {
+				continue
+			}
+			if r.Domain != nil && len(t.Result.Transcript) > 0 {
+				b.WriteString("\n--- " + text.Line(t.MX+" "+t.Address, nil))
+			}
+			for _, l := range t.Result.Transcript {
+				b.WriteByte('\n')
+				b.WriteString(text.Line(l, r.Secrets))
+			}
 		}
 	}
 	return b.String()

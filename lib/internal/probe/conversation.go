@@ -25,6 +25,9 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 		return err
 	}
 	s.attach(conn)
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		res.Peer = ta.IP
+	}
 	if proxyLine != "" {
 		s.note("C: %s", proxyLine)
 	}

@@ -116,6 +116,7 @@ type CommandReply struct {
 // Result is everything one conversation showed.
 type Result struct {
 	Target    Target
+	Peer      net.IP // the address connected to (nil for a unix socket or before connecting)
 	Started   time.Time
 	Total     time.Duration
 	Steps     []Timing // steps that ran, in the order they first ran

@@ -6,6 +6,7 @@ package report
 
 import (
 	"strings"
+	"time"
 
 	"github.com/mackerelio/checkers"
 
@@ -37,16 +38,75 @@ func (p Perf) String() string {
 	return s
 }
 
-// Report is the outcome of one run.
+// Report is the outcome of one run: one target in single-server mode, every
+// MX address in domain mode.
 type Report struct {
 	Status     checkers.Status
 	Message    string    // the status line's message: findings worst first, then the summary
-	Findings   []Finding // worst first
+	Findings   []Finding // run-level findings (domain mode: DNS, MTA-STS, TLSRPT, how targets counted), worst first
 	Perfdata   []Perf
 	NoPerfdata bool
 	Verbose    bool
-	Result     *probe.Result // the single-server probe
-	Secrets    []string      // every credential form, for redaction in any rendering
+	Duration   time.Duration // the whole run
+	Targets    []Target      // in preference order (domain mode) or the one target
+	Domain     *Domain       // domain mode only
+	// LongOutput holds the lines after the status line (before any
+	// transcript): in domain mode one per target, then the domain findings.
+	LongOutput []string
+	Secrets    []string // every credential form, for redaction in any rendering
+}
+
+// Target is one probed address and how it was judged.
+type Target struct {
+	Host       string // the name connected to (MX host, or -H)
+	Address    string // the IP address connected to ("" for a unix socket, or when it did not resolve)
+	Port       int
+	MX         string // domain mode: the MX host name
+	Preference int    // domain mode: the MX preference
+	Status     checkers.Status
+	Findings   []Finding     // worst first
+	Result     *probe.Result // nil when no conversation happened (the MX host has no address)
+	DANE       *DANE
+	// MTASTSCovered says whether the MX matches the policy's mx patterns
+	// (nil: no usable policy).
+	MTASTSCovered *bool
+}
+
+// DANE is the DANE verdict for one target.
+type DANE struct {
+	Applies bool
+	State   string // match, mismatch, none, insecure, error, unusable
+	Matched string // e.g. "3 1 1"
+	Usable  int    // usable TLSA records published
+}
+
+// Domain is what domain mode learnt about the domain itself.
+type Domain struct {
+	Name   string // A-labels
+	MX     []MX
+	MTASTS *MTASTS
+	TLSRPT *TLSRPT
+}
+
+// MX is one MX record.
+type MX struct {
+	Preference int
+	Host       string
+}
+
+// MTASTS is the domain's MTA-STS record and policy, as far as they were read.
+type MTASTS struct {
+	ID     string
+	Mode   string // enforce, testing, none; "" when no policy was read
+	MaxAge int64
+	MX     []string
+	Error  string
+}
+
+// TLSRPT is the domain's TLSRPT record.
+type TLSRPT struct {
+	RUA   []string
+	Error string
 }
 
 // Worst orders states for "worst wins": UNKNOWN sits between WARNING and

@@ -1,0 +1,18 @@
+package checksmtp
+
+// pendingOptions refuses options whose feature is not built yet, so that a
+// command line naming one is UNKNOWN instead of a check that silently did
+// less than asked.
+func (o *options) pendingOptions() error {
+	switch {
+	case o.QuitAfter != "":
+		return usagef("--quit-after is not available in this build")
+	case o.MX != "" || len(o.DNSServer) > 0 || o.DNSTrustAD || o.MXStrict || o.NoMTASTS || o.MTASTSRequired || o.TLSRPTRequired:
+		return usagef("domain mode (-M) is not available in this build")
+	case o.DANE || o.NoDANE || o.DANERollover:
+		return usagef("DANE is not available in this build")
+	case o.Format != "plugin" || o.PrometheusTextfile != "":
+		return usagef("--format other than plugin is not available in this build")
+	}
+	return nil
+}
