@@ -58,9 +58,10 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 		return err
 	}
 
-	if set.TLS.Mode == STARTTLS {
+	_, res.STARTTLSOffered = ext["STARTTLS"]
+	if set.TLS.Mode == STARTTLS || set.TLS.Mode == OpportunisticTLS && res.STARTTLSOffered {
 		// Judged before the step starts: a step that sent nothing is not timed.
-		if _, ok := ext["STARTTLS"]; !ok {
+		if !res.STARTTLSOffered {
 			return s.fail(KindUnsupported, "STARTTLS not offered by the server (EHLO reply: %s)", quoted(greet))
 		}
 		s.clock.enter(StepSTARTTLS)
@@ -182,6 +183,10 @@ func (s *session) startTLS(ctx context.Context, res *Result) error {
 		return nil
 	}
 	if err := tlsverify.Verify(st.PeerCertificates, s.set.TLS.ServerName, s.set.TLS.Roots, s.deps.Now()); err != nil {
+		if s.set.TLS.Lenient {
+			res.TLS.VerifyError = err
+			return nil
+		}
 		return &Failure{Step: s.clock.current(), Kind: KindVerification, Err: err, Message: msgf("%s", err.Error())}
 	}
 	res.TLS.Verified = true

@@ -40,6 +40,9 @@ const (
 	NoTLS TLSMode = iota
 	ImplicitTLS
 	STARTTLS
+	// OpportunisticTLS upgrades with STARTTLS when the server offers it and
+	// goes on in plaintext when it does not, as an MTA delivering mail does.
+	OpportunisticTLS
 )
 
 // TLSPolicy is how the handshake is made and the peer judged.
@@ -47,6 +50,10 @@ type TLSPolicy struct {
 	Mode       TLSMode
 	ServerName string
 	Insecure   bool // do not verify chain and name
+	// Lenient records a verification failure in TLSState.VerifyError and
+	// goes on: in domain mode a sender without a policy delivers anyway, so
+	// the evaluation decides what the failure means.
+	Lenient bool
 	Roots      *tlsverify.Roots
 }
 
@@ -90,6 +97,8 @@ type TLSState struct {
 	Cipher   string
 	Chain    []*x509.Certificate // as presented, leaf first
 	Verified bool                // chain and name verified (false with Insecure)
+	// VerifyError is why the chain or name did not verify (Lenient only).
+	VerifyError error
 }
 
 // Leaf is the server's certificate, or nil.
@@ -123,6 +132,8 @@ type Result struct {
 	Failure   *Failure // what ended the conversation early, if anything
 	Banner    *wire.Reply
 	Greeting  *wire.Reply // the EHLO/HELO/LHLO reply the conversation went on with (after STARTTLS, the second)
+	// STARTTLSOffered says whether the first EHLO reply offered STARTTLS.
+	STARTTLSOffered bool
 	TLS       *TLSState
 	Rcpts     []RcptReply
 	Commands  []CommandReply
