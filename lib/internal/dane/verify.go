@@ -86,24 +86,43 @@ type Verdict struct {
 //
 //   - DANE-EE(3) records match the leaf alone; its names and dates are not
 //     judged (RFC 7672 section 3.1.1). They are tried first.
-//   - DANE-TA(2) records match a presented certificate above the leaf (the
+//   - DANE-TA(2) records match a presented certificate above the leaf. The
 //     leaf itself is never a trust anchor, as in OpenSSL: a record for it
-//     must be DANE-EE). A Full(0) record may also carry the trust anchor's
-//     certificate or public key itself, absent from the chain (RFC 7671
-//     section 5.2.2): it must have signed a presented certificate. Then
-//     the leaf must chain to the anchor through presented certificates
-//     (signatures and CA constraints as crypto/x509 checks them), every
-//     certificate on the way, the leaf and a self-issued (root) anchor
-//     included, must be valid at now (the dates of an intermediate anchor
-//     do not count, as in OpenSSL), and the leaf must be valid for host (RFC 7672
-//     section 3.2.3: the DNS-ID subjectAltNames with crypto/x509's
-//     VerifyHostname rules, the subject CN only when there is no DNS-ID).
-//     Name constraints, policies and path lengths are not judged.
+//     must be DANE-EE. A Full(0) record may also carry the anchor's
+//     certificate (2 0 0) or public key (2 1 0) itself, absent from the
+//     chain (RFC 7671 section 5.2.2); it must have signed a presented
+//     certificate.
+//   - Under DANE-TA the leaf must chain to the anchor through presented
+//     certificates, in any order (signatures and CA constraints as
+//     crypto/x509 checks them); the leaf and every certificate on the way
+//     must be valid at now, and so must a self-issued (root) anchor, while
+//     an intermediate anchor's dates do not count (as in OpenSSL); and the
+//     leaf must be valid for host (RFC 7672 section 3.2.3: its DNS-ID
+//     subjectAltNames with crypto/x509's VerifyHostname rules, its subject
+//     CN only when it has no DNS-ID). Name constraints, policies and path
+//     length constraints are not judged.
 //
-// Records are matched in the order given; the first that authenticates the
+// Records are tried in the order given; the first that authenticates the
 // chain is the verdict's Matched record. At most MaxChain certificates of
-// chain are considered; nil entries are skipped.
+// chain are considered; nil entries are skipped. The texts in the verdict
+// (Anchor, Reasons, Ignored, Issuers' subjects) have no ';', '|' or
+// control characters.
 func Verify(records []Record, chain []*x509.Certificate, host string, now time.Time) Verdict {
+	v := verify(records, chain, host, now)
+	v.Anchor = clean(v.Anchor)
+	for i := range v.Reasons {
+		v.Reasons[i] = clean(v.Reasons[i])
+	}
+	for i := range v.Ignored {
+		v.Ignored[i] = clean(v.Ignored[i])
+	}
+	for i := range v.Issuers {
+		v.Issuers[i].Subject = clean(v.Issuers[i].Subject)
+	}
+	return v
+}
+
+func verify(records []Record, chain []*x509.Certificate, host string, now time.Time) Verdict {
 	var v Verdict
 	if len(records) == 0 {
 		return v

@@ -563,3 +563,79 @@ func TestSubjectNames(t *testing.T) {
 		t.Errorf("subject of an empty certificate = %q", s)
 	}
 }
+
+// TestDANETAFullDataGoCannotUse: well-formed DER that crypto/x509 cannot
+// parse is a usable record (a sender might use it) that authenticates
+// nothing here, and says so.
+func TestDANETAFullDataGoCannotUse(t *testing.T) {
+	p := newPKI(t)
+	unknownKey := []byte{0x30, 0x0d, 0x30, 0x06, 0x06, 0x04, 0x2a, 0x03, 0x04, 0x05, 0x03, 0x03, 0x00, 0x01, 0x02}
+	emptyTBS := []byte{0x30, 0x0b, 0x30, 0x00, 0x30, 0x04, 0x06, 0x02, 0x2a, 0x03, 0x03, 0x01, 0x00}
+	for _, tc := range []struct {
+		r   Record
+		why string
+	}{
+		{Record{2, 1, 0, unknownKey}, "DANE-TA 2 1 0 carries a public key that cannot be used: "},
+		{Record{2, 0, 0, emptyTBS}, "DANE-TA 2 0 0 carries a certificate that cannot be used: "},
+	} {
+		if !tc.r.Usable() {
+			t.Fatalf("%v unusable: %s", tc.r, tc.r.problem())
+		}
+		v := Verify([]Record{tc.r}, p.chain(false), mxHost, clock())
+		mustMismatch(t, v)
+		reasonsContain(t, v, tc.why)
+		// As DANE-EE the same data is simply compared.
+		ee := tc.r
+		ee.Usage = UsageDANEEE
+		if v := Verify([]Record{ee}, p.chain(false), mxHost, clock()); v.Result != Mismatch || len(v.Reasons) != 0 {
+			t.Errorf("%v: %v %q", ee, v.Result, v.Reasons)
+		}
+	}
+}
+
+// TestExpiredIntermediateReasons: an expired intermediate is blamed when
+// it is on the way to the anchor, however deep, and not when it leads
+// elsewhere.
+func TestExpiredIntermediateReasons(t *testing.T) {
+	p := newPKI(t)
+	old := clock().Add(-400 * 24 * time.Hour)
+	i0 := issue(t, spec{cn: "I0"}, p.root, true)
+	i1 := issue(t, spec{cn: "I1", notBefore: old, notAfter: clock().Add(-time.Hour)}, i0, true)
+	i2 := issue(t, spec{cn: "I2"}, i1, true)
+	leaf := issue(t, spec{cn: mxHost}, i2, false)
+	r := RecordFor(p.root.cert, UsageDANETA, SelectorSPKI, MatchSHA256)
+	v := Verify([]Record{r}, []*x509.Certificate{leaf.cert, i2.cert, i1.cert, i0.cert, p.root.cert}, mxHost, clock())
+	mustMismatch(t, v)
+	reasonsContain(t, v, "matched CN=Test Root but CN=I1 expired on ")
+
+	// The same name and key as the leaf's issuer, expired, signed by a
+	// stranger: it signed the leaf but leads nowhere near the anchor.
+	stranger := newPKI(t)
+	elsewhere := issue(t, spec{cn: "Test Intermediate", key: p.inter.key, notBefore: old, notAfter: clock().Add(-time.Hour)}, stranger.root, true)
+	v = Verify([]Record{r}, []*x509.Certificate{p.leaf.cert, elsewhere.cert, p.root.cert}, mxHost, clock())
+	mustMismatch(t, v)
+	if len(v.Reasons) != 1 || v.Reasons[0] != "DANE-TA 2 1 1 matched CN=Test Root but the leaf does not chain to it" {
+		t.Errorf("reasons %q", v.Reasons)
+	}
+}
+
+func TestVerdictTextsAreClean(t *testing.T) {
+	root := issue(t, spec{cn: "Evil; Root |\r\n"}, nil, true)
+	leaf := issue(t, spec{cn: "x", dnsNames: []string{"other.example.org"}}, root, false)
+	v := Verify([]Record{RecordFor(root.cert, 2, 1, 1), {Usage: 7, Data: []byte{1}}}, []*x509.Certificate{leaf.cert, root.cert}, "a;b|c", clock())
+	texts := append(append([]string{v.Anchor, v.Issuers[0].Subject}, v.Reasons...), v.Ignored...)
+	for _, s := range texts {
+		if strings.ContainsAny(s, ";|\r\n") {
+			t.Errorf("verdict text %q has a separator or control character", s)
+		}
+	}
+	if len(v.Reasons) != 1 || !strings.Contains(v.Reasons[0], "CN=Evil, Root /") {
+		t.Errorf("reasons %q", v.Reasons)
+	}
+	// The same certificate authenticating: the anchor's name is clean too.
+	good := issue(t, spec{cn: mxHost}, root, false)
+	v = Verify([]Record{RecordFor(root.cert, 2, 1, 1)}, []*x509.Certificate{good.cert, root.cert}, mxHost, clock())
+	if v.Result != Match || strings.ContainsAny(v.Anchor, ";|\r\n") {
+		t.Errorf("anchor %q (%v)", v.Anchor, v.Result)
+	}
+}
