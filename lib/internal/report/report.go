@@ -70,6 +70,10 @@ type Target struct {
 	// MTASTSCovered says whether the MX matches the policy's mx patterns
 	// (nil: no usable policy).
 	MTASTSCovered *bool
+	// ChainNotAfter is the earliest NotAfter of the chain the evaluation
+	// judged (the verified chain, anchor included; with -k the chain as
+	// presented). Zero: not known, and renderers use the chain as presented.
+	ChainNotAfter time.Time
 }
 
 // DANE is the DANE verdict for one target.
