@@ -415,8 +415,9 @@ func TestCancelEndsTheLookup(t *testing.T) {
 	second := dnstest.New(t, dnstest.WithAddr("127.0.0.2"))
 	c := client(t, Config{}, s, second)
 	cx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		for {
+		for cx.Err() == nil {
 			if udp, _ := s.Count("example.org", "A"); udp > 0 {
 				cancel()
 				return
@@ -721,5 +722,37 @@ func TestEmptyMXRdataIsNotTheNullMX(t *testing.T) {
 	mxs, res, err := client(t, Config{}, s).MX(ctx(t), "example.org")
 	if err != nil || len(mxs) != 0 || !res.NoData {
 		t.Errorf("MX with RDLENGTH 0 = %v, %+v, %v; want it skipped", mxs, res, err)
+	}
+}
+
+// BenchmarkMX is one MX lookup over loopback UDP: the client's own cost
+// plus a round trip to the double.
+func BenchmarkMX(b *testing.B) {
+	s := dnstest.New(b)
+	s.Add("example.org. IN MX 10 mx1.example.org.", "example.org. IN MX 20 mx2.example.org.")
+	c, err := New(Config{Servers: []string{s.Addr()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.MX(ctx, "example.org"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNew is the start-up cost of a Client from a resolv.conf.
+func BenchmarkNew(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "resolv.conf")
+	if err := os.WriteFile(p, []byte("search example.org\nnameserver 127.0.0.53\noptions edns0 trust-ad\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(Config{ResolvConf: p}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
