@@ -13,6 +13,7 @@ import (
 
 	"github.com/check-smtp/check-smtp/lib/internal/output"
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
+	"github.com/check-smtp/check-smtp/lib/internal/report"
 	"github.com/check-smtp/check-smtp/lib/internal/text"
 )
 
@@ -65,7 +66,15 @@ func runIn(env environ, args []string) (ckr *checkers.Checker) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), started.Add(cfg.timeout))
 	defer cancel()
-	res := probe.Run(ctx, cfg.target, cfg.conv, probe.Deps{Dialer: env.dialer, Now: env.now})
-	rep := evaluate(cfg, res)
+	var rep *report.Report
+	if cfg.domain != nil {
+		rep = runDomain(ctx, cfg, env)
+	} else {
+		dialer := env.dialer
+		if cfg.dns != nil {
+			dialer = dnsDialer{dns: cfg.dns, base: env.dialer}
+		}
+		rep = evaluate(cfg, probe.Run(ctx, cfg.target, cfg.conv, probe.Deps{Dialer: dialer, Now: env.now}))
+	}
 	return &checkers.Checker{Name: "SMTP", Status: rep.Status, Message: output.Plugin(rep)}
 }

@@ -7,10 +7,8 @@ func (o *options) pendingOptions() error {
 	switch {
 	case o.QuitAfter != "":
 		return usagef("--quit-after is not available in this build")
-	case o.MX != "" || len(o.DNSServer) > 0 || o.DNSTrustAD || o.MXStrict || o.NoMTASTS || o.MTASTSRequired || o.TLSRPTRequired:
-		return usagef("domain mode (-M) is not available in this build")
-	case o.DANE || o.NoDANE || o.DANERollover:
-		return usagef("DANE is not available in this build")
+	case o.MX == "" && (o.DANE || o.DANERollover):
+		return usagef("DANE in single-server mode is not available in this build (use -M DOMAIN)")
 	case o.Format != "plugin" || o.PrometheusTextfile != "":
 		return usagef("--format other than plugin is not available in this build")
 	}
