@@ -16,6 +16,7 @@ import (
 	flags "github.com/jessevdk/go-flags"
 	"github.com/mackerelio/checkers"
 
+	"github.com/check-smtp/check-smtp/lib/internal/dnsx"
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
@@ -151,6 +152,8 @@ type config struct {
 	judge   judgement
 	out     outputOptions
 	timeout time.Duration // the -t deadline, counted from the start of run
+	dns     *dnsx.Client  // --dns-server, or always in domain mode
+	domain  *domainOptions
 }
 
 // judgement is everything evaluation needs beyond the probe's result.
@@ -181,6 +184,11 @@ type environ struct {
 	hostname func() (string, error)
 	dialer   probe.Dialer
 	now      func() time.Time
+	// resolvConf is the resolv.conf read when --dns-server is not given
+	// ("" = /etc/resolv.conf).
+	resolvConf string
+	// mtaSTSPort is the HTTPS port of MTA-STS policy hosts (0 = 443).
+	mtaSTSPort int
 }
 
 func processEnviron() environ {
@@ -231,7 +239,17 @@ func parseArgs(args []string, env environ) (*config, error) {
 	if err := opts.pendingOptions(); err != nil {
 		return nil, err
 	}
-	return opts.config(env)
+	if err := opts.domainConflicts(); err != nil {
+		return nil, err
+	}
+	cfg, err := opts.config(env)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.dnsConfig(cfg, env); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // icingaQuitFlag reads "-q true" and "-q false": Icinga 2's ITL smtp
@@ -350,7 +368,8 @@ func (o *options) config(env environ) (*config, error) {
 
 func (o *options) tlsConfig(c *config, env environ) error {
 	t := &c.conv.TLS
-	tlsOn := t.Mode != probe.NoTLS
+	// In domain mode every target has STARTTLS whenever offered.
+	tlsOn := t.Mode != probe.NoTLS || o.MX != ""
 	t.Insecure = o.Insecure
 	t.ServerName = o.SNI
 	if t.ServerName == "" {
