@@ -110,6 +110,7 @@ var equalsForm = map[string]bool{"--sni": true, "--extra-opts": true}
 func TestIcinga2(t *testing.T) {
 	requireServer(t, "POSTFIX")
 	requireServer(t, "DOVECOT")
+	requireServer(t, "CHASQUID")
 	if _, err := os.Stat(icingaBin); err != nil {
 		t.Fatalf("%v (servers.sh installs icinga2-bin and icinga2-common)", err)
 	}
@@ -158,6 +159,7 @@ const PluginDir = %q
 const CAFile = %q
 const PostfixSmtp = %s
 const PostfixSubmission = %s
+const ChasquidSubmission = %s
 const ClosedPort = %s
 const LmtpSocket = %q
 const AuthUser = %q
@@ -165,7 +167,7 @@ const AuthPassword = %q
 const GraphitePort = %d
 const HaveIPv6 = %t
 `, dir, filepath.Join(dir, "plugins"), filepath.Join(dir, "ca.pem"), srv["POSTFIX_SMTP"], srv["POSTFIX_SUBMISSION"],
-		srv["CLOSED_PORT"], srv["LMTP_SOCKET"], srv["USER"], srv["PASS"], graphite.Port(), ipv6), 0o600)
+		srv["CHASQUID_SUBMISSION"], srv["CLOSED_PORT"], srv["LMTP_SOCKET"], srv["USER"], srv["PASS"], graphite.Port(), ipv6), 0o600)
 	if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
 		if err != nil {
 			return err
