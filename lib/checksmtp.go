@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mackerelio/checkers"
 
@@ -21,15 +22,21 @@ import (
 var version = "dev"
 
 // Do runs the check on the process arguments, prints the result on stdout
-// and exits 0-3.
+// in the format asked for and exits 0-3.
 func Do() {
-	ckr := run(os.Args[1:])
-	os.Stdout.WriteString(format(ckr))
-	st := int(ckr.Status)
-	if st < 0 || st > 3 {
-		st = 3
+	env := processEnviron()
+	out, code := runOutput(env, os.Args[1:])
+	os.Stdout.Write(out)
+	if code < 0 || code > 3 {
+		code = 3
 	}
-	os.Exit(st)
+	os.Exit(code)
+}
+
+// runOutput is the whole stdout and the exit code of one run.
+func runOutput(env environ, args []string) ([]byte, int) {
+	o := execute(env, args)
+	return o.render(env)
 }
 
 // format is the whole stdout: the status line (and long output), ending in
@@ -44,26 +51,41 @@ func format(ckr *checkers.Checker) string {
 // run parses args into a fresh configuration, probes and evaluates.
 func run(args []string) *checkers.Checker { return runIn(processEnviron(), args) }
 
-// runIn is run with the outside world given. It never panics and never
-// exits.
-func runIn(env environ, args []string) (ckr *checkers.Checker) {
+// runIn is run with the outside world given.
+func runIn(env environ, args []string) *checkers.Checker { return execute(env, args).ckr }
+
+// outcome is one run: its configuration (nil after an option error), its
+// report (nil then too) and the plugin-format checker.
+type outcome struct {
+	cfg    *config
+	rep    *report.Report
+	ckr    *checkers.Checker
+	format string // as asked, even when the options were refused
+}
+
+// execute parses, probes and evaluates. It never panics and never exits.
+func execute(env environ, args []string) (o outcome) {
 	// The -t deadline counts from here: reading the files named in the
 	// options is part of the time the operator allowed.
 	started := env.now()
+	o.format = formatArg(args)
 	defer func() {
 		if r := recover(); r != nil {
-			ckr = &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN,
-				Message: text.Sanitize(fmt.Sprintf("internal error: %v", r))}
+			o = outcome{format: o.format, ckr: &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN,
+				Message: text.Sanitize(fmt.Sprintf("internal error: %v", r))}}
 		}
 	}()
 	cfg, err := parseArgs(args, env)
 	if err != nil {
 		var early *earlyExit
 		if errors.As(err, &early) {
-			return &checkers.Checker{Status: checkers.OK, Message: early.text}
+			o.ckr = &checkers.Checker{Status: checkers.OK, Message: early.text}
+			return o
 		}
-		return &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN, Message: text.Sanitize(err.Error())}
+		o.ckr = &checkers.Checker{Name: "SMTP", Status: checkers.UNKNOWN, Message: text.Sanitize(err.Error())}
+		return o
 	}
+	o.cfg = cfg
 	ctx, cancel := context.WithDeadline(context.Background(), started.Add(cfg.timeout))
 	defer cancel()
 	var rep *report.Report
@@ -76,5 +98,62 @@ func runIn(env environ, args []string) (ckr *checkers.Checker) {
 		}
 		rep = evaluate(cfg, probe.Run(ctx, cfg.target, cfg.conv, probe.Deps{Dialer: dialer, Now: env.now}))
 	}
-	return &checkers.Checker{Name: "SMTP", Status: rep.Status, Message: output.Plugin(rep)}
+	if f := cfg.out.textfile; f != "" {
+		if err := output.WriteTextfile(f, output.Prometheus(rep)); err != nil {
+			// The rest of the output is unchanged: one more finding.
+			w := report.Finding{Status: checkers.WARNING, Text: "cannot write --prometheus-textfile: " + err.Error()}
+			rep.Findings = append([]report.Finding{w}, rep.Findings...)
+			rep.Status = report.Worst(rep.Status, checkers.WARNING)
+			rep.Message = w.Text + domainSep + rep.Message
+		}
+	}
+	o.rep = rep
+	o.ckr = &checkers.Checker{Name: "SMTP", Status: rep.Status, Message: output.Plugin(rep)}
+	return o
+}
+
+// render is stdout in the chosen format, and the exit code.
+func (o outcome) render(env environ) ([]byte, int) {
+	st := int(o.ckr.Status)
+	if o.rep == nil && o.ckr.Name == "" { // --help, --version
+		return []byte(o.ckr.Message), 0
+	}
+	switch o.format {
+	case "json":
+		if o.rep == nil {
+			return output.JSONError(o.ckr.Message), 3
+		}
+		return output.JSON(o.rep), st
+	case "prometheus":
+		if o.rep == nil {
+			return output.PrometheusError(o.ckr.Message), 3
+		}
+		return output.Prometheus(o.rep), 0
+	case "mackerel":
+		if o.rep == nil {
+			return []byte("# " + o.ckr.Message + "\n"), 3
+		}
+		if env.getenv("MACKEREL_AGENT_PLUGIN_META") != "" {
+			return output.MackerelMeta(o.cfg.out.metricPrefix), 0
+		}
+		return output.Mackerel(o.rep, o.cfg.out.metricPrefix, env.now()), 0
+	}
+	return []byte(format(o.ckr)), st
+}
+
+// formatArg finds --format in args without the parser, so that an option
+// error can still be reported in the format asked for.
+func formatArg(args []string) string {
+	f := "plugin"
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return f
+		case a == "--format" && i+1 < len(args):
+			f = args[i+1]
+		case strings.HasPrefix(a, "--format="):
+			f = strings.TrimPrefix(a, "--format=")
+		}
+	}
+	return f
 }

@@ -175,6 +175,9 @@ type judgement struct {
 
 type outputOptions struct {
 	verbose, noPerfdata bool
+	format              string // plugin, json, prometheus, mackerel
+	textfile            string // --prometheus-textfile
+	metricPrefix        string
 }
 
 // environ is what run reads from the process and the outside world; tests
@@ -291,7 +294,8 @@ func (o *options) config(env environ) (*config, error) {
 			From:  strings.TrimSuffix(strings.TrimPrefix(o.From, "<"), ">"),
 			Rcpts: o.Rcpt, RejectRcpts: o.RejectRcpt},
 		judge: judgement{expect: o.Expect, ignoreQuit: o.IgnoreQuit, ignoreExpiry: o.IgnoreCertExpiration},
-		out:   outputOptions{verbose: o.Verbose, noPerfdata: o.NoPerfdata},
+		out: outputOptions{verbose: o.Verbose, noPerfdata: o.NoPerfdata, format: o.Format,
+			textfile: o.PrometheusTextfile, metricPrefix: o.MetricKeyPrefix},
 	}
 	tg := &c.target
 	switch {

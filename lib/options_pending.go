@@ -1,5 +1,7 @@
 package checksmtp
 
+import "github.com/check-smtp/check-smtp/lib/internal/output"
+
 // pendingOptions refuses options whose feature is not built yet, so that a
 // command line naming one is UNKNOWN instead of a check that silently did
 // less than asked.
@@ -9,8 +11,11 @@ func (o *options) pendingOptions() error {
 		return usagef("--quit-after is not available in this build")
 	case o.MX == "" && (o.DANE || o.DANERollover):
 		return usagef("DANE in single-server mode is not available in this build (use -M DOMAIN)")
-	case o.Format != "plugin" || o.PrometheusTextfile != "":
-		return usagef("--format other than plugin is not available in this build")
+	case o.Format != "plugin" && o.Format != "json" && o.Format != "prometheus" && o.Format != "mackerel":
+		return usagef("--format %q: want plugin, json, prometheus or mackerel, e.g. --format json", o.Format)
+	}
+	if err := output.CheckMetricKeyPrefix(o.MetricKeyPrefix); err != nil {
+		return usagef("--metric-key-prefix %q: %v, e.g. --metric-key-prefix smtp", o.MetricKeyPrefix, err)
 	}
 	return nil
 }

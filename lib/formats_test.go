@@ -1,0 +1,89 @@
+package checksmtp
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mackerelio/checkers"
+)
+
+// The CLI side of the formats: what stdout holds and the exit code, for a
+// real conversation with the mock and for bad options. The renderers are
+// tested in lib/internal/output.
+func TestFormatsCLI(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (string, int) {
+		m := startMock(t, script(scriptGreeting, "C: MAIL FROM:<.*>", "S: 550 5.7.1 denied", "C: QUIT", "S: 221 bye")...)
+		out, code := runOutput(processEnviron(), append([]string{"-H", "127.0.0.1", "-p", m.port()}, args...))
+		return string(out), code
+	}
+	t.Run("json: the state as exit code, the failed step named", func(t *testing.T) {
+		t.Parallel()
+		out, code := run("--format", "json")
+		var v struct {
+			Status   string `json:"status"`
+			ExitCode int    `json:"exit_code"`
+			Targets  []struct {
+				FailedStep string `json:"failed_step"`
+			} `json:"targets"`
+		}
+		if err := json.Unmarshal([]byte(out), &v); err != nil || !strings.HasSuffix(out, "\n") {
+			t.Fatalf("not one JSON object and a newline: %v\n%s", err, out)
+		}
+		if code != 2 || v.Status != "CRITICAL" || v.ExitCode != 2 || len(v.Targets) != 1 || v.Targets[0].FailedStep != "mail" {
+			t.Errorf("exit %d, %+v\n%s", code, v, out)
+		}
+	})
+	t.Run("prometheus: exit 0 once written, the state in the metrics", func(t *testing.T) {
+		t.Parallel()
+		out, code := run("--format=prometheus")
+		if code != 0 || !strings.Contains(out, `smtp_probe_status{target="127.0.0.1:`) || !strings.Contains(out, `smtp_failed_step_info{target="127.0.0.1:`) {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("mackerel: metric lines, exit 0", func(t *testing.T) {
+		t.Parallel()
+		out, code := run("--format", "mackerel", "--metric-key-prefix", "mail.smtp")
+		if code != 0 || !strings.Contains(out, "mail.smtp.probe.success\t0\t") || !strings.Contains(out, "mail.smtp.time.mail\t") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("bad options in each format", func(t *testing.T) {
+		t.Parallel()
+		for format, want := range map[string]string{"json": `"status":"UNKNOWN"`, "prometheus": "# ", "mackerel": "# ", "plugin": "SMTP UNKNOWN: "} {
+			out, code := runOutput(processEnviron(), []string{"--format", format, "-4", "-6"})
+			if code != 3 || !strings.Contains(string(out), want) || !strings.Contains(string(out), "-4 and -6") {
+				t.Errorf("%s: exit %d:\n%s", format, code, out)
+			}
+		}
+		if out, code := runOutput(processEnviron(), []string{"--format", "xml"}); code != 3 || !strings.Contains(string(out), "want plugin, json, prometheus or mackerel") {
+			t.Errorf("--format xml: exit %d %s", code, out)
+		}
+	})
+}
+
+func TestPrometheusTextfile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "smtp.prom")
+	m := startMock(t, script(scriptGreeting, scriptTail)...)
+	ckr := run([]string{"-H", "127.0.0.1", "-p", m.port(), "--prometheus-textfile", file})
+	if ckr.Status != checkers.OK {
+		t.Fatalf("%v: %s", ckr.Status, format(ckr))
+	}
+	b, err := os.ReadFile(file)
+	st, _ := os.Stat(file)
+	if err != nil || !strings.Contains(string(b), "smtp_probe_success{") || st.Mode().Perm() != 0o644 {
+		t.Errorf("textfile %v %v:\n%s", err, st.Mode(), b)
+	}
+	// A file that cannot be written is a WARNING naming it; the rest stays.
+	m2 := startMock(t, script(scriptGreeting, scriptTail)...)
+	bad := filepath.Join(dir, "missing-dir", "smtp.prom")
+	ckr = run([]string{"-H", "127.0.0.1", "-p", m2.port(), "--prometheus-textfile", bad})
+	if out := format(ckr); ckr.Status != checkers.WARNING || !strings.Contains(out, "cannot write --prometheus-textfile: ") || !strings.Contains(out, "missing-dir") || !strings.Contains(out, " | time=") {
+		t.Errorf("%v: %s", ckr.Status, out)
+	}
+}
