@@ -364,7 +364,7 @@ func TestExamplesIcinga2Config(t *testing.T) {
 	})
 
 	dir := nagiosDir(t)
-	for _, d := range icingaDirs {
+	for _, d := range icingaDirs() {
 		mustMkdir(t, filepath.Join(dir, d.dir))
 	}
 	writeFile(t, filepath.Join(dir, "check-smtp.conf"), example, 0o644)
@@ -397,7 +397,7 @@ object Host "mail.example.com" {
 		t.Fatal(err)
 	}
 	var defs []string
-	for _, d := range icingaDirs {
+	for _, d := range icingaDirs() {
 		defs = append(defs, "-D"+d.constant+"="+filepath.Join(dir, d.dir))
 	}
 	defs = append(defs, "-DNodeName=master", "-DRunAsUser="+nagUser.Username, "-DRunAsGroup=nagios")

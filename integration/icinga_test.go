@@ -27,12 +27,14 @@ const icingaBin = "/usr/sbin/icinga2"
 // icingaDirs are the daemon's own directories under the test directory,
 // passed as -D overrides of Icinga's path constants (the system's
 // /var/lib/icinga2, /var/log/icinga2, /run/icinga2 are never touched).
-var icingaDirs = []struct{ constant, dir string }{
-	{"DataDir", "data"},   // icinga2.state, written at shutdown
-	{"LogDir", "log"},     //
-	{"CacheDir", "cache"}, // icinga2.vars, the objects file
-	{"SpoolDir", "spool"}, //
-	{"InitRunDir", "run"}, // icinga2.pid; the command pipe lives here too
+func icingaDirs() []struct{ constant, dir string } {
+	return []struct{ constant, dir string }{
+		{"DataDir", "data"},   // icinga2.state, written at shutdown
+		{"LogDir", "log"},     //
+		{"CacheDir", "cache"}, // icinga2.vars, the objects file
+		{"SpoolDir", "spool"}, //
+		{"InitRunDir", "run"}, // icinga2.pid; the command pipe lives here too
+	}
 }
 
 // icingaWant is what each service of testdata/icinga2/services.conf ends in.
@@ -96,9 +98,6 @@ func icingaArgv() map[string]map[string][]string {
 	}
 }
 
-// equalsForm are the arguments the CheckCommand joins to their value with '='.
-var equalsForm = map[string]bool{"--sni": true, "--extra-opts": true}
-
 // TestIcinga2 runs a real Icinga 2 (Debian's icinga2-bin) with a config of
 // its own (testdata/icinga2: no API, no system config) that includes
 // examples/icinga2/check-smtp.conf as the README shows it. It forces a check
@@ -133,7 +132,7 @@ func TestIcinga2(t *testing.T) {
 			t.Logf("icinga2 directory kept: %s", dir)
 		}
 	})
-	for _, d := range icingaDirs {
+	for _, d := range icingaDirs() {
 		mustMkdir(t, filepath.Join(dir, d.dir))
 	}
 	mustMkdir(t, filepath.Join(dir, "spool", "tmp"))
@@ -181,7 +180,7 @@ const HaveIPv6 = %t
 	}
 
 	args := []string{"daemon", "-c", filepath.Join(dir, "icinga2.conf")}
-	for _, d := range icingaDirs {
+	for _, d := range icingaDirs() {
 		args = append(args, "-D"+d.constant+"="+filepath.Join(dir, d.dir))
 	}
 	// Icinga drops root for this user, as the Debian service does.
@@ -444,6 +443,8 @@ const HaveIPv6 = %t
 // splitArgv reads argv back into flag -> values, knowing from want which
 // flags take a value.
 func splitArgv(argv []string, want map[string][]string) (map[string][]string, error) {
+	// The arguments the CheckCommand joins to their value with '='.
+	equalsForm := map[string]bool{"--sni": true, "--extra-opts": true}
 	got := map[string][]string{}
 	for i := 0; i < len(argv); i++ {
 		a := argv[i]
