@@ -15,13 +15,19 @@ test:
 clean:
 	rm -rf bin
 
-# Fuzz the reply reader and the option parser for FUZZTIME each (about 45 s
-# in all with the default); the seed corpora in lib/testdata/fuzz run with
-# every go test as well.
+# Fuzz the parsers of outside input for FUZZTIME each (FUZZSHORT for the
+# ones whose seed corpora already run with every go test); the seed corpora
+# in each package's testdata/fuzz run with every go test as well.
 FUZZTIME ?= 20s
+FUZZSHORT ?= 8s
 fuzz:
 	go test ./lib/internal/wire -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME)
 	go test ./lib -run '^$$' -fuzz '^FuzzRunArgs$$' -fuzztime $(FUZZTIME)
+	go test ./lib/internal/mtasts -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/mtasts -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/tlsrpt -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/dane -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/dnsx -run '^$$' -fuzz '^FuzzAnswer$$' -fuzztime $(FUZZSHORT)
 
 # Whole-process benchmark against a floor client and monitoring-plugins
 # check_smtp (issue #7); writes bench/RESULTS.md. Not run in CI.
