@@ -52,6 +52,9 @@ install_packages() {
 	command -v openssl >/dev/null || missing+=(openssl)
 	command -v setsid >/dev/null || missing+=(util-linux)
 	command -v ss >/dev/null || missing+=(iproute2)
+	# The DNS, DNSSEC, HTTPS and port-25 MX infrastructure of dns.sh.
+	read -ra dns_missing <<<"$(bash "$here/dns.sh" missing-packages)"
+	missing+=("${dns_missing[@]}")
 	[ ${#missing[@]} -eq 0 ] && return 0
 	need_root
 	log "installing: ${missing[*]}"
@@ -396,6 +399,8 @@ do_start() {
 			cat "$STATE/logs/chasquid.log" >&2 2>/dev/null || true
 		fi
 	fi
+	# DNS, DNSSEC, HTTPS and port-25 MX hosts on 127.0.20.x (dns.sh; writes DNS_* and DNS_OK to env).
+	bash "$here/dns.sh" start "$STATE" || log "dns.sh start failed: DNS tests skip, or fail with CHECK_SMTP_IT_REQUIRE=1"
 	envline DOVECOT_OK $ok_dovecot
 	envline POSTFIX_OK $ok_postfix
 	envline CHASQUID_OK $ok_chasquid
@@ -411,6 +416,8 @@ do_stop() {
 	if [ -f "$STATE/env" ] && grep -q '^PORT_BASE=' "$STATE/env"; then
 		PORT_BASE=$(sed -n 's/^PORT_BASE=//p' "$STATE/env")
 	fi
+	local dns_stop=0
+	bash "$here/dns.sh" stop "$STATE" || dns_stop=$?
 	local f pid name pids=()
 	for f in "$STATE"/pids/*.pid; do
 		[ -e "$f" ] || continue
@@ -450,6 +457,7 @@ do_stop() {
 		if port_busy $((PORT_BASE + p)); then still+=($((PORT_BASE + p))); fi
 	done
 	[ ${#still[@]} -eq 0 ] || die "still listening after stop: ${still[*]}"
+	[ "$dns_stop" = 0 ] || die "dns.sh stop failed"
 	log "stopped; logs kept in $STATE/logs"
 }
 
