@@ -8,9 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
-	"net/http"
+	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -290,57 +289,53 @@ func exchange(conn net.Conn, host string, info *FetchInfo) ([]byte, error) {
 	if _, err := io.WriteString(conn, req); err != nil {
 		return nil, ioError("sending the request to "+info.Addr, err)
 	}
-	// The headers are read through a limit so that a server sending
-	// endless headers cannot make us buffer them; the body has its own.
+	// The head is read through a limit so that a server sending endless
+	// headers cannot make us buffer them; the body has its own.
 	lim := &limitedReader{r: conn, n: maxHeaderBytes}
 	br := bufio.NewReader(lim)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		if lim.n <= 0 {
-			return nil, fmt.Errorf("response headers larger than %d KiB", maxHeaderBytes>>10)
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%s closed the connection without a complete response", info.Addr)
-		}
+	resp, err := readResponseHead(textproto.NewReader(br))
+	switch {
+	case err == nil:
+	case lim.n <= 0:
+		return nil, fmt.Errorf("response headers larger than %d KiB", maxHeaderBytes>>10)
+	case errors.Is(err, errTruncated):
+		return nil, fmt.Errorf("%s closed the connection without a complete response", info.Addr)
+	default:
 		return nil, ioError("invalid HTTP response", err)
 	}
-	// resp.Body is not closed: Close would drain it, where closing the
-	// connection (the caller's defer) ends it at once.
 	lim.n = maxResponseBytes // the body is limited below; this bounds chunk framing
 
-	info.ContentType = resp.Header.Get("Content-Type")
+	info.ContentType = resp.header.Get("Content-Type")
 	switch {
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		where := resp.Header.Get("Location")
+	case resp.status >= 300 && resp.status < 400:
+		where := resp.header.Get("Location")
 		if where == "" {
-			return nil, fmt.Errorf("HTTP %d redirect without a Location (redirects are not followed)", resp.StatusCode)
+			return nil, fmt.Errorf("HTTP %d redirect without a Location (redirects are not followed)", resp.status)
 		}
-		return nil, fmt.Errorf("HTTP %d redirect to %q (redirects are not followed)", resp.StatusCode, shorten(where, 200))
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return nil, fmt.Errorf("HTTP %d redirect to %q (redirects are not followed)", resp.status, shorten(where, 200))
+	case resp.status != 200:
+		return nil, fmt.Errorf("HTTP %d", resp.status)
 	}
-	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	if ce := resp.header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return nil, fmt.Errorf("Content-Encoding %q, which was not asked for", shorten(ce, 40))
 	}
-	if resp.ContentLength > maxPolicySize {
-		return nil, fmt.Errorf("policy larger than 64 KiB (Content-Length %d)", resp.ContentLength)
+	if resp.length > maxPolicySize {
+		return nil, fmt.Errorf("policy larger than 64 KiB (Content-Length %d)", resp.length)
 	}
 	info.ContentTypeWarning = contentTypeWarning(info.ContentType)
 
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPolicySize+1))
-	if err != nil {
-		if lim.n <= 0 {
-			return nil, fmt.Errorf("response larger than %d MiB", maxResponseBytes>>20)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%s closed the connection in the middle of the policy", info.Addr)
-		}
-		return nil, ioError("reading the policy", err)
-	}
-	if len(body) > maxPolicySize {
+	body, err := resp.readBody(br, maxPolicySize)
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.Is(err, errTooLarge):
 		return nil, errors.New("policy larger than 64 KiB")
+	case lim.n <= 0:
+		return nil, fmt.Errorf("response larger than %d MiB", maxResponseBytes>>20)
+	case errors.Is(err, errTruncated):
+		return nil, fmt.Errorf("%s closed the connection in the middle of the policy", info.Addr)
 	}
-	return body, nil
+	return nil, ioError("reading the policy", err)
 }
 
 // deadlineError marks an I/O error caused by the connection's deadline,
@@ -359,15 +354,14 @@ func ioError(doing string, err error) error {
 }
 
 // contentTypeWarning says what is wrong with a Content-Type other than
-// text/plain (parameters such as charset are fine).
+// text/plain. Parameters such as charset are not looked at: the media
+// type is what senders check.
 func contentTypeWarning(ct string) string {
 	if ct == "" {
 		return "no Content-Type (RFC 8461 requires text/plain)"
 	}
-	// A malformed parameter still leaves the media type, which is what
-	// senders look at.
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) || mt != "text/plain" {
+	mt, _, _ := strings.Cut(ct, ";")
+	if !strings.EqualFold(strings.Trim(mt, " \t"), "text/plain") {
 		return fmt.Sprintf("Content-Type %q, not text/plain (some senders ignore such a policy)", shorten(ct, 60))
 	}
 	return ""

@@ -333,7 +333,9 @@ func TestFetchContentType(t *testing.T) {
 		{[]string{"text/html"}, `Content-Type "text/html", not text/plain`},
 		{[]string{"application/octet-stream"}, `not text/plain`},
 		{[]string{"text/plain;;;"}, ""}, // bad parameters, but text/plain
+		{[]string{"text/plain ;charset=utf-8"}, ""},
 		{[]string{"text/plain/x"}, `not text/plain`},
+		{[]string{"text/plainx"}, `not text/plain`},
 		{nil, "no Content-Type"},
 	}
 	for _, c := range cases {
@@ -543,6 +545,8 @@ func TestFetchRawResponses(t *testing.T) {
 		want     string // "" means success
 	}{
 		{"HTTP/1.0 close-delimited", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + goodPolicy, false, ""},
+		{"interim 100 first", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			strconv.FormatInt(int64(len(goodPolicy)), 16) + "\r\n" + goodPolicy + "\r\n0\r\nX-Trailer: 1\r\n\r\n", false, ""},
 		{"LF-only headers", "HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: " + strconv.Itoa(len(goodPolicy)) + "\n\n" + goodPolicy, false, ""},
 		{"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + goodPolicy, false,
 			"closed the connection in the middle of the policy"},
