@@ -41,7 +41,7 @@ type FetchInfo struct {
 	URL  string // https://mta-sts.DOMAIN/.well-known/mta-sts.txt
 	Addr string // the address (ip:port) that answered; "" if none did
 	// Skipped lists the addresses tried before Addr and why each failed,
-	// e.g. "192.0.2.1:443: connection refused".
+	// e.g. "connect to 192.0.2.1:443: connection refused".
 	Skipped []string
 	// ContentType is the Content-Type header as sent.
 	ContentType string
@@ -159,14 +159,11 @@ func (f *Fetcher) connect(ctx context.Context, host string, ips []net.IP, info *
 			info.Skipped = errs
 			return conn, nil
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			// The deadline is spent: the remaining addresses get no time.
-			errs = append(errs, err.Error())
-			return nil, errors.New(strings.Join(errs, "; "))
-		}
 		errs = append(errs, err.Error())
+		if ctx.Err() != nil {
+			break // the deadline is spent: the remaining addresses get no time
+		}
 	}
-	info.Skipped = nil
 	return nil, errors.New(strings.Join(errs, "; "))
 }
 
