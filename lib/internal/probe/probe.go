@@ -54,7 +54,7 @@ type TLSPolicy struct {
 	// goes on: in domain mode a sender without a policy delivers anyway, so
 	// the evaluation decides what the failure means.
 	Lenient bool
-	Roots      *tlsverify.Roots
+	Roots   *tlsverify.Roots
 }
 
 // Auth is the AUTH step; Mech "" means none.
@@ -124,21 +124,21 @@ type CommandReply struct {
 
 // Result is everything one conversation showed.
 type Result struct {
-	Target    Target
-	Peer      net.IP // the address connected to (nil for a unix socket or before connecting)
-	Started   time.Time
-	Total     time.Duration
-	Steps     []Timing // steps that ran, in the order they first ran
-	Failure   *Failure // what ended the conversation early, if anything
-	Banner    *wire.Reply
-	Greeting  *wire.Reply // the EHLO/HELO/LHLO reply the conversation went on with (after STARTTLS, the second)
+	Target   Target
+	Peer     net.IP // the address connected to (nil for a unix socket or before connecting)
+	Started  time.Time
+	Total    time.Duration
+	Steps    []Timing // steps that ran, in the order they first ran
+	Failure  *Failure // what ended the conversation early, if anything
+	Banner   *wire.Reply
+	Greeting *wire.Reply // the EHLO/HELO/LHLO reply the conversation went on with (after STARTTLS, the second)
 	// STARTTLSOffered says whether the first EHLO reply offered STARTTLS.
 	STARTTLSOffered bool
-	TLS       *TLSState
-	Rcpts     []RcptReply
-	Commands  []CommandReply
-	Quit      *wire.Reply
-	QuitError *Failure // QUIT could not be sent or its reply not read
+	TLS             *TLSState
+	Rcpts           []RcptReply
+	Commands        []CommandReply
+	Quit            *wire.Reply
+	QuitError       *Failure // QUIT could not be sent or its reply not read
 	// Transcript holds the raw lines of the conversation with -v. AUTH
 	// payloads are already replaced; Secrets lists every form of the
 	// credentials sent, for the renderer to redact anywhere.
