@@ -73,14 +73,12 @@ func (e *entry) cert(parsed *atomic.Int32) *x509.Certificate {
 // not exist") if no certificate parses.
 func readStore(files, dirs []string) *index {
 	var (
-		sc       scanner
 		firstErr error
 		bundle   []byte
 	)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err == nil {
-			sc.scan(data)
 			bundle = data
 			break
 		}
@@ -88,50 +86,76 @@ func readStore(files, dirs []string) *index {
 			firstErr = err
 		}
 	}
+	var paths []dirFile
 	for _, dir := range dirs {
-		names, err := uniqueDirEntries(dir)
+		des, err := os.ReadDir(dir)
 		if err != nil {
 			if firstErr == nil && !os.IsNotExist(err) {
 				firstErr = err
 			}
 			continue
 		}
-		for _, name := range names {
-			data, err := os.ReadFile(dir + "/" + name)
-			// The Debian directory holds the bundle itself: a byte-identical
-			// copy adds no certificate the pool does not already have.
-			if err != nil || (bundle != nil && bytes.Equal(data, bundle)) {
-				continue
-			}
-			sc.scan(data)
+		for _, de := range des {
+			paths = append(paths, dirFile{dir, de.Name(), de.Type()&fs.ModeSymlink != 0})
 		}
 	}
-	idx := sc.index()
+
+	// Job 0 scans the bundle, job i > 0 reads and scans paths[i-1]. The
+	// directory costs a system call or two per entry, the bundle its
+	// scan: two workers share them, and the results are merged in order.
+	results := make([]scanned, 1+len(paths))
+	var next atomic.Int64
+	work := func() {
+		var decoded, read []byte
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(results) {
+				return
+			}
+			data := bundle
+			if i > 0 {
+				data, read = paths[i-1].read(bundle, read)
+			}
+			results[i], decoded = scan(data, decoded)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(work)
+	work()
+	wg.Wait()
+
+	idx := newIndex(results)
 	if firstErr != nil && !idx.anyParses() {
 		idx.err = firstErr
 	}
 	return idx
 }
 
-// uniqueDirEntries is crypto/x509's readUniqueDirectoryEntries: the names in
-// dir, sorted, without symbolic links whose target has no slash (links to
-// a file of dir itself, like OpenSSL's hash links).
-func uniqueDirEntries(dir string) ([]string, error) {
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(des))
-	for _, de := range des {
-		if de.Type()&fs.ModeSymlink != 0 {
-			target, err := os.Readlink(filepath.Join(dir, de.Name()))
-			if err == nil && !strings.Contains(target, "/") {
-				continue
-			}
+// dirFile is an entry of a certificate directory.
+type dirFile struct {
+	dir, name string
+	symlink   bool
+}
+
+// read reads the file as crypto/x509 does, or returns nil: for a symbolic
+// link to a file of the same directory (read under its own name), a file
+// that cannot be read, or a byte-identical copy of the bundle (the Debian
+// directory holds the bundle itself), which adds no certificate the pool
+// does not already have.
+// The file is read into scratch, returned for the next read, and copied out
+// unless skipped.
+func (f dirFile) read(bundle, scratch []byte) (data, _ []byte) {
+	if f.symlink {
+		target, err := os.Readlink(filepath.Join(f.dir, f.name))
+		if err == nil && !strings.Contains(target, "/") {
+			return nil, scratch
 		}
-		names = append(names, de.Name())
 	}
-	return names, nil
+	data, scratch, ok := readFile(f.dir+"/"+f.name, scratch)
+	if !ok || (bundle != nil && bytes.Equal(data, bundle)) {
+		return nil, scratch
+	}
+	return bytes.Clone(data), scratch
 }
 
 func (idx *index) anyParses() bool {
@@ -143,11 +167,11 @@ func (idx *index) anyParses() bool {
 	return false
 }
 
-// scanner collects the certificate blocks of the files of a store.
-type scanner struct {
-	found   []found
-	scratch []byte
-	parsed  int32
+// scanned is what the scan of one file found: its certificate blocks, and
+// how many of them had to be parsed to find their subjects.
+type scanned struct {
+	found  []found
+	parsed int32
 }
 
 // found is what the scan learnt of a block: its subject, and its body or,
@@ -158,56 +182,71 @@ type found struct {
 	c                  *x509.Certificate
 }
 
-// scan adds the blocks that x509.CertPool.AppendCertsFromPEM would try to
-// parse: type CERTIFICATE, no headers.
-func (sc *scanner) scan(data []byte) {
+// scan lists the blocks of data that x509.CertPool.AppendCertsFromPEM
+// would try to parse (type CERTIFICATE, no headers), decoding them in
+// scratch, which it returns for the next scan.
+func scan(data, scratch []byte) (scanned, []byte) {
+	var sc scanned
 	for len(data) > 0 {
 		b, rest, ok := nextBlock(data)
 		if !ok {
-			return
+			break
 		}
 		data = rest
 		if string(b.typ) != "CERTIFICATE" || b.headers || len(b.body) == 0 {
 			continue
 		}
-		if f, ok := sc.subject(b.body); ok {
+		var f found
+		if f, scratch, ok = sc.subject(b.body, scratch); ok {
 			sc.found = append(sc.found, f)
 		}
 	}
+	return sc, scratch
 }
 
 // subject finds the subject of the certificate in body from the start of
 // its DER; failing that (an odd layout or a subject past prefixChars), from
 // the whole DER; failing that, by parsing it. ok is false if the block would
 // not make a certificate.
-func (sc *scanner) subject(body []byte) (found, bool) {
-	if der, ok := decodePrefix(body, sc.scratch); ok {
-		sc.scratch = der[:0]
+func (sc *scanned) subject(body, scratch []byte) (f found, _ []byte, ok bool) {
+	if der, ok := decodePrefix(body, scratch); ok {
+		scratch = der[:0]
 		if subj, ok := subjectOf(der); ok {
-			return found{subject: bytes.Clone(subj), body: body}, true
+			return found{subject: bytes.Clone(subj), body: body}, scratch, true
 		}
 	}
 	der := decodeBody(body)
 	if der == nil {
-		return found{}, false // not base64: pem.Decode skips it
+		return found{}, scratch, false // not base64: pem.Decode skips it
 	}
 	if subj, ok := subjectOf(der); ok {
-		return found{subject: subj, raw: der}, true
+		return found{subject: subj, raw: der}, scratch, true
 	}
 	sc.parsed++
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
-		return found{}, false
+		return found{}, scratch, false
 	}
-	return found{subject: c.RawSubject, raw: der, c: c}, true
+	return found{subject: c.RawSubject, raw: der, c: c}, scratch, true
 }
 
-func (sc *scanner) index() *index {
-	idx := &index{entries: make([]entry, len(sc.found))}
-	for i, f := range sc.found {
-		e := &idx.entries[i]
-		e.subject, e.body, e.raw, e.c = f.subject, f.body, f.raw, f.c
+// newIndex makes the index of the scans of a store's files, in order.
+func newIndex(files []scanned) *index {
+	n, parsed := 0, int32(0)
+	for _, f := range files {
+		n += len(f.found)
+		parsed += f.parsed
 	}
-	idx.parsed.Store(sc.parsed)
+	idx := &index{entries: make([]entry, 0, n)}
+	idx.entries = idx.entries[:n]
+	i := 0
+	for _, sc := range files {
+		for _, f := range sc.found {
+			e := &idx.entries[i]
+			e.subject, e.body, e.raw, e.c = f.subject, f.body, f.raw, f.c
+			i++
+		}
+	}
+	idx.parsed.Store(parsed)
 	return idx
 }

@@ -119,7 +119,9 @@ func makeCert(t testing.TB, s certSpec) *ca {
 	return &ca{cert: c, key: key}
 }
 
-func name(cn string) pkix.Name { return pkix.Name{CommonName: cn, Organization: []string{"truststore test"}} }
+func name(cn string) pkix.Name {
+	return pkix.Name{CommonName: cn, Organization: []string{"truststore test"}}
+}
 
 func pemOf(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})

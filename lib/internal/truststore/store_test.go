@@ -270,8 +270,7 @@ func TestSubjectPastPrefix(t *testing.T) {
 		t.Fatalf("the big certificate's subject ends at %d, within the %d-byte prefix: the test proves nothing", w.bigOffset, limit)
 	}
 	big2 := w.cas["Big2"].cert
-	var sc scanner
-	sc.scan(pemOf(big2))
+	sc, _ := scan(pemOf(big2), nil)
 	if len(sc.found) != 1 || !bytes.Equal(sc.found[0].subject, big2.RawSubject) {
 		t.Fatal("subject not found")
 	}

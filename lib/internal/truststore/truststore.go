@@ -116,17 +116,12 @@ func (s *Store) Roots(chain []*x509.Certificate) (*x509.CertPool, error) {
 			break
 		}
 		e := &idx.entries[i]
-		var want func(der []byte) bool
-		switch {
-		case namesIssuer(chain, e.subject):
-			want = func([]byte) bool { return true }
-		case len(chain) > 0 && bytes.Equal(e.subject, chain[0].RawSubject):
-			want = func(der []byte) bool { return bytes.Equal(der, chain[0].Raw) }
-		default:
+		issuer := namesIssuer(chain, e.subject)
+		if !issuer && !bytes.Equal(e.subject, chain[0].RawSubject) {
 			continue
 		}
 		der := e.der()
-		if der == nil || !want(der) || containsBytes(added, der) {
+		if der == nil || containsBytes(added, der) || (!issuer && !bytes.Equal(der, chain[0].Raw)) {
 			continue
 		}
 		if c := e.cert(&idx.parsed); c != nil {
