@@ -10,10 +10,6 @@ import (
 	"github.com/check-smtp/check-smtp/lib/internal/text"
 )
 
-// PrometheusContentType is the media type of the exposition Prometheus
-// writes.
-const PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
-
 // metricDef is one metric family: its name and HELP text (all are gauges).
 type metricDef struct{ name, help string }
 
