@@ -23,7 +23,7 @@
 #   127.0.20.54    53    unbound, validating resolver (stubs to .53; trust anchors = DS of the signed zones)
 #   127.0.20.80    443   nginx, https://mta-sts.<domain>/.well-known/mta-sts.txt chosen by SNI
 #   127.0.20.11    25    Postfix  mx1.good.test
-#   127.0.20.12    25    chasquid mx2.good.test
+#   127.0.20.12    25    chasquid mx2.good.test (and 587, 465: chasquid needs some submission address)
 #   127.0.20.13    25    Postfix  mx1.onedown.test
 #   127.0.20.14    -     down: mx2.onedown.test, mx001-mx120.manymx.test
 #   127.0.20.15/16 -     down: mx1/mx2.alldown.test
@@ -77,6 +77,8 @@
 #   dane-expired.test      TLSA 3 1 1 matches a leaf that expired in 2020 (DANE-EE ignores dates)
 #   dane-nostarttls.test   TLSA published, MX .17 offers no STARTTLS
 #
+# 127.0.20.x is the default: when something already listens there, start
+# moves everything to 127.0.21.x ... 127.0.27.x (or CHECK_SMTP_IT_DNS_NET).
 # STATEDIR/env gets DNS_* lines (see write_env below and integration/README.md).
 set -euo pipefail
 
@@ -418,12 +420,19 @@ listening() {
 		{ l = $4 } l == a || l == "0.0.0.0:" p || l == "*:" p || l == "[::]:" p { f = 1 } END { exit !f }'
 }
 
-# wait_until SECONDS CMD...: until CMD succeeds.
+# wait_until SECONDS CMD...: until CMD succeeds; at once a failure when a
+# server we started has died meanwhile (its log says why).
 wait_until() {
-	local deadline=$((SECONDS + $1))
+	local deadline=$((SECONDS + $1)) f
 	shift
 	while [ $SECONDS -lt $deadline ]; do
 		if "$@" >/dev/null 2>&1; then return 0; fi
+		for f in "$STATE"/pids/dns-*.pid; do
+			if ! kill -0 "$(cat "$f")" 2>/dev/null; then
+				log "$(basename "$f" .pid) exited during start"
+				return 1
+			fi
+		done
 		sleep 0.1
 	done
 	"$@" >/dev/null 2>&1
@@ -459,6 +468,8 @@ busy_listeners() {
 start_all() {
 	nsd-checkconf "$D/nsd/nsd.conf" || { log "nsd-checkconf failed"; return 1; }
 	unbound-checkconf "$D/unbound/unbound.conf" >/dev/null || { log "unbound-checkconf failed"; return 1; }
+	/usr/sbin/nginx -t -q -p "$D/nginx" -c "$D/nginx/nginx.conf" -e "$STATE/logs/dns-nginx-error.log" ||
+		{ log "nginx -t failed: $(tail -n 3 "$STATE/logs/dns-nginx-error.log")"; return 1; }
 	local zone
 	for zone in $(zones); do
 		nsd-checkzone "$zone." "$D/nsd/zones/$zone.zone" >/dev/null || { log "nsd-checkzone $zone failed"; return 1; }
@@ -487,7 +498,6 @@ start_all() {
 }
 
 write_env() {
-	envline DNS_NET "$NET"
 	envline DNS_AUTH "$AUTH"
 	envline DNS_RESOLVER "$RESOLVER"
 	envline DNS_PORT 53
@@ -578,6 +588,8 @@ dns_start_inner() {
 		log "in use on 127.0.$NET.x: $busy; trying 127.0.$((NET + 1)).x"
 		set_net $((NET + 1))
 	done
+	# Now, so that a stop after a failed start checks the right addresses.
+	envline DNS_NET "$NET"
 	rm -rf "$D"
 	mkdir -p "$D/tls" "$D/nsd" "$D/unbound" "$D/nginx" "$D/postfix"
 	chmod 755 "$D"
@@ -604,9 +616,10 @@ do_stop() {
 	local net
 	net=$(sed -n 's/^DNS_NET=//p' "$STATE/env" 2>/dev/null | tail -n 1)
 	if [ -n "$net" ]; then set_net "$net"; fi
-	local f pid pids=()
+	local f pid pids=() had=0
 	for f in "$STATE"/pids/dns-*.pid; do
 		[ -e "$f" ] || continue
+		had=1
 		pid=$(cat "$f")
 		# Started by setsid: the process group id is the PID (see servers.sh).
 		if kill -0 "$pid" 2>/dev/null || pgrep -g "$pid" >/dev/null 2>&1; then
@@ -633,11 +646,13 @@ do_stop() {
 		sleep 0.1
 	done
 	rm -f "$STATE"/pids/dns-*.pid
+	# Started nothing: the addresses may well be someone else's.
+	[ "$had" = 1 ] || return 0
 	local addr port still=()
 	while read -r addr port; do
 		if ss -Hltn "src $addr:$port" 2>/dev/null | grep -q .; then still+=("$addr:$port"); fi
 	done < <(listeners)
-	[ ${#still[@]} -eq 0 ] || die "still listening after stop: ${still[*]}"
+	[ ${#still[@]} -eq 0 ] || { log "ERROR: still listening after stop: ${still[*]}"; return 1; }
 }
 
 case "$action" in
