@@ -192,6 +192,9 @@ type environ struct {
 	resolvConf string
 	// mtaSTSPort is the HTTPS port of MTA-STS policy hosts (0 = 443).
 	mtaSTSPort int
+	// dnsPin, when set, replaces every resolver the options name (tests
+	// that must never reach a real one).
+	dnsPin []string
 }
 
 func processEnviron() environ {

@@ -63,7 +63,11 @@ func (o *options) dnsConfig(c *config, env environ) error {
 		}
 		return nil
 	}
-	cl, err := dnsx.New(dnsx.Config{Servers: o.DNSServer, TrustAD: o.DNSTrustAD, ResolvConf: env.resolvConf})
+	servers := o.DNSServer
+	if env.dnsPin != nil {
+		servers = env.dnsPin
+	}
+	cl, err := dnsx.New(dnsx.Config{Servers: servers, TrustAD: o.DNSTrustAD, ResolvConf: env.resolvConf})
 	if err != nil {
 		return usagef("--dns-server: %v", err)
 	}
