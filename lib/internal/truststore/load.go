@@ -6,22 +6,112 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
 
-// source is where a Store's certificates come from, read once.
+// source is where a Store's certificates come from, read once. The reading
+// is split into jobs (scan the bundle; read and scan a directory entry)
+// that every goroutine needing the index takes part in: a Preload running
+// in the background uses one core, and a Roots that needs the index now
+// brings two.
 type source struct {
 	files []string // bundle files: the first readable one is read
 	dirs  []string // directories: every file of each is read
-	once  sync.Once
+	plan  sync.Once
+	l     *loading
+	merge sync.Once
 	idx   *index
 }
 
-func (s *source) load() *index {
-	s.once.Do(func() { s.idx = readStore(s.files, s.dirs) })
+// load returns the index, reading the store if no one has; with hurry, it
+// starts a second worker, if there is work left.
+func (s *source) load(hurry bool) *index {
+	s.plan.Do(func() { s.l = planLoad(s.files, s.dirs) })
+	l := s.l
+	if hurry && l.next.Load() < int64(l.jobs) {
+		go l.work()
+	}
+	l.work()
+	<-l.done // the other workers' last jobs
+	s.merge.Do(func() {
+		s.idx = newIndex(l.results)
+		if l.firstErr != nil && !s.idx.anyParses() {
+			s.idx.err = l.firstErr
+		}
+		l.results, l.paths = nil, nil
+	})
 	return s.idx
+}
+
+// loading is a reading of the store in progress.
+type loading struct {
+	firstErr error
+	bundle   []byte
+	paths    []dirFile
+	results  []scanned // job 0: the bundle; job i: paths[i-1]
+	jobs     int       // len(results), which the merge drops
+	next     atomic.Int64
+	left     atomic.Int64 // jobs not finished
+	done     chan struct{}
+}
+
+// planLoad starts reading the store as crypto/x509's loadSystemRoots does
+// on Linux: the first bundle file that can be read, then every file of
+// every directory except symbolic links to a file of the same directory;
+// read errors are skipped, and only reported (the first one that is not
+// "does not exist") if no certificate parses. It reads the bundle and
+// lists the directories; the jobs do the rest.
+func planLoad(files, dirs []string) *loading {
+	l := &loading{done: make(chan struct{})}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			l.bundle = data
+			break
+		}
+		if l.firstErr == nil && !os.IsNotExist(err) {
+			l.firstErr = err
+		}
+	}
+	for _, dir := range dirs {
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			if l.firstErr == nil && !os.IsNotExist(err) {
+				l.firstErr = err
+			}
+			continue
+		}
+		for _, de := range des {
+			l.paths = append(l.paths, dirFile{dir, de.Name(), de.Type()&fs.ModeSymlink != 0})
+		}
+	}
+	l.jobs = 1 + len(l.paths)
+	l.results = make([]scanned, l.jobs)
+	l.left.Store(int64(l.jobs))
+	return l
+}
+
+// work takes jobs until none is left to take.
+func (l *loading) work() {
+	var (
+		decoded []byte
+		r       fileReader
+	)
+	for {
+		i := int(l.next.Add(1) - 1)
+		if i >= l.jobs {
+			return
+		}
+		data := l.bundle
+		if i > 0 {
+			data = l.paths[i-1].read(&r, l.bundle)
+		}
+		l.results[i], decoded = scan(data, decoded)
+		if l.left.Add(-1) == 0 {
+			close(l.done)
+		}
+	}
 }
 
 // index lists the certificate blocks of a store in the order crypto/x509
@@ -66,71 +156,6 @@ func (e *entry) cert(parsed *atomic.Int32) *x509.Certificate {
 	return e.c
 }
 
-// readStore reads the store as crypto/x509's loadSystemRoots does on Linux:
-// the first bundle file that can be read, then every file of every
-// directory except symbolic links to a file of the same directory; read
-// errors are skipped, and only reported (the first one that is not "does
-// not exist") if no certificate parses.
-func readStore(files, dirs []string) *index {
-	var (
-		firstErr error
-		bundle   []byte
-	)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err == nil {
-			bundle = data
-			break
-		}
-		if firstErr == nil && !os.IsNotExist(err) {
-			firstErr = err
-		}
-	}
-	var paths []dirFile
-	for _, dir := range dirs {
-		des, err := os.ReadDir(dir)
-		if err != nil {
-			if firstErr == nil && !os.IsNotExist(err) {
-				firstErr = err
-			}
-			continue
-		}
-		for _, de := range des {
-			paths = append(paths, dirFile{dir, de.Name(), de.Type()&fs.ModeSymlink != 0})
-		}
-	}
-
-	// Job 0 scans the bundle, job i > 0 reads and scans paths[i-1]. The
-	// directory costs a system call or two per entry, the bundle its
-	// scan: two workers share them, and the results are merged in order.
-	results := make([]scanned, 1+len(paths))
-	var next atomic.Int64
-	work := func() {
-		var decoded, read []byte
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= len(results) {
-				return
-			}
-			data := bundle
-			if i > 0 {
-				data, read = paths[i-1].read(bundle, read)
-			}
-			results[i], decoded = scan(data, decoded)
-		}
-	}
-	var wg sync.WaitGroup
-	wg.Go(work)
-	work()
-	wg.Wait()
-
-	idx := newIndex(results)
-	if firstErr != nil && !idx.anyParses() {
-		idx.err = firstErr
-	}
-	return idx
-}
-
 // dirFile is an entry of a certificate directory.
 type dirFile struct {
 	dir, name string
@@ -139,23 +164,21 @@ type dirFile struct {
 
 // read reads the file as crypto/x509 does, or returns nil: for a symbolic
 // link to a file of the same directory (read under its own name), a file
-// that cannot be read, or a byte-identical copy of the bundle (the Debian
-// directory holds the bundle itself), which adds no certificate the pool
-// does not already have.
-// The file is read into scratch, returned for the next read, and copied out
-// unless skipped.
-func (f dirFile) read(bundle, scratch []byte) (data, _ []byte) {
+// that cannot be read, or a copy of the bundle.
+func (f dirFile) read(r *fileReader, bundle []byte) []byte {
+	path := f.dir + "/" + f.name
 	if f.symlink {
-		target, err := os.Readlink(filepath.Join(f.dir, f.name))
-		if err == nil && !strings.Contains(target, "/") {
-			return nil, scratch
+		target, err := r.readlink(filepath.Join(f.dir, f.name))
+		if err == nil && bytes.IndexByte(target, '/') < 0 {
+			return nil
+		}
+		if err == nil && target[0] == '/' {
+			// The file the link names, without resolving the link again:
+			// the open costs a third less.
+			path = string(target)
 		}
 	}
-	data, scratch, ok := readFile(f.dir+"/"+f.name, scratch)
-	if !ok || (bundle != nil && bytes.Equal(data, bundle)) {
-		return nil, scratch
-	}
-	return bytes.Clone(data), scratch
+	return r.read(path, bundle)
 }
 
 func (idx *index) anyParses() bool {

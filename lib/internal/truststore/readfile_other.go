@@ -2,10 +2,24 @@
 
 package truststore
 
-import "os"
+import (
+	"bytes"
+	"os"
+)
 
-// readFile reads a file of a certificate directory; see readfile_unix.go.
-func readFile(path string, scratch []byte) (data, _ []byte, ok bool) {
+// fileReader reads the files of certificate directories; see
+// readfile_unix.go.
+type fileReader struct{}
+
+func (r *fileReader) readlink(path string) ([]byte, error) {
+	t, err := os.Readlink(path)
+	return []byte(t), err
+}
+
+func (r *fileReader) read(path string, bundle []byte) []byte {
 	data, err := os.ReadFile(path)
-	return data, scratch, err == nil
+	if err != nil || (bundle != nil && bytes.Equal(data, bundle)) {
+		return nil
+	}
+	return data
 }

@@ -2,39 +2,92 @@
 
 package truststore
 
-import "syscall"
+import (
+	"bytes"
+	"os"
+	"syscall"
+)
 
-// readFile reads a file of a certificate directory with the three or four
-// system calls it takes (open, read to the end, close), not os.ReadFile's
-// six or so (it also registers the file with the poller and stats it):
-// on a directory of hundreds of links they are most of the cost.
-// Its errors are not reported, as crypto/x509 skips such files.
-func readFile(path string, scratch []byte) (data, _ []byte, ok bool) {
+// fileReader reads the files of certificate directories with the few
+// system calls that takes (open, read to the end, close; not os.ReadFile's
+// six, which also register the file with the poller and stat it: on a
+// directory of hundreds of links they are most of the cost), into shared
+// chunks of memory rather than one allocation per file. Errors are not
+// reported: crypto/x509 skips files it cannot read. One per goroutine.
+type fileReader struct {
+	chunk []byte    // files read so far; the free space follows
+	link  [512]byte // readlink's buffer
+}
+
+// readlink returns the target of the symbolic link at path, valid until
+// the next call.
+func (r *fileReader) readlink(path string) ([]byte, error) {
+	for {
+		n, err := syscall.Readlink(path, r.link[:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return nil, err
+		case n == len(r.link):
+			t, err := os.Readlink(path) // longer than any sane link
+			return []byte(t), err
+		}
+		return r.link[:n], nil
+	}
+}
+
+// read returns the contents of the file at path, or nil if it cannot be
+// read or is byte for byte the bundle (the Debian directory holds the
+// bundle itself, which adds no certificate the pool does not already
+// have; it is compared as it is read, not held).
+func (r *fileReader) read(path string, bundle []byte) []byte {
 	fd, err := open(path)
 	if err != nil {
-		return nil, scratch, false
+		return nil
 	}
 	defer syscall.Close(fd)
-	if cap(scratch) < 4096 {
-		scratch = make([]byte, 0, 16<<10)
+	if cap(r.chunk)-len(r.chunk) < 8<<10 {
+		r.chunk = make([]byte, 0, 64<<10)
 	}
-	buf := scratch[:0]
+	start := len(r.chunk)
+	buf := r.chunk // the file is buf[start:], after its first matched bytes
+	matched := 0   // leading bytes equal to the bundle's, dropped from buf
+	own := false   // buf has left the chunk for a larger allocation
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			if content := buf[start:]; bytes.HasPrefix(bundle[matched:], content) {
+				matched += len(content) // the bundle holds them: drop
+				buf = buf[:start]
+			} else {
+				grown := make([]byte, len(content), 2*len(content))
+				copy(grown, content)
+				buf, start, own = grown, 0, true
+			}
 		}
 		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, buf[:0], false
+			return nil
 		}
 		if n == 0 {
-			return buf, buf[:0], true
+			break
 		}
 		buf = buf[:len(buf)+n]
 	}
+	content := buf[start:]
+	switch {
+	case bundle != nil && bytes.Equal(content, bundle[matched:]):
+		return nil
+	case matched > 0:
+		return append(bundle[:matched:matched], content...)
+	}
+	if !own {
+		r.chunk = buf
+	}
+	return content
 }
 
 func open(path string) (int, error) {

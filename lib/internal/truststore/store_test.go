@@ -56,7 +56,7 @@ func TestRealStore(t *testing.T) {
 	if len(ref) < 100 {
 		t.Logf("only %d certificates in the system store", len(ref))
 	}
-	idx := store.src.load()
+	idx := store.src.load(true)
 	if idx.err != nil {
 		t.Fatal(idx.err)
 	}

@@ -87,9 +87,10 @@ func (s *Store) WithExtra(pemBytes []byte) *Store {
 }
 
 // Preload reads and indexes the store now rather than at the first
-// [Store.Roots]. Run it in a goroutine while the connection is being set up
-// and the reading costs no wall time; it is harmless to call more than once.
-func (s *Store) Preload() { s.src.load() }
+// [Store.Roots]. Run it in a goroutine while the connection is set up and
+// the reading costs no wall time; a Roots that comes before it is done
+// shares the rest of the work. Calling it again costs nothing.
+func (s *Store) Preload() { s.src.load(false) }
 
 // Roots returns a pool of the certificates of the store (system ones first,
 // then the extra ones) that x509.Certificate.Verify could use to anchor
@@ -108,7 +109,7 @@ func (s *Store) Preload() { s.src.load() }
 // not be read and holds no certificate. The pool then holds the extra
 // certificates only; it is never nil.
 func (s *Store) Roots(chain []*x509.Certificate) (*x509.CertPool, error) {
-	idx := s.src.load()
+	idx := s.src.load(true)
 	pool := x509.NewCertPool()
 	var added [][]byte // DER already in the pool: the directories repeat the bundle
 	for i := range idx.entries {
