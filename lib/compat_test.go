@@ -59,7 +59,7 @@ func TestCompatMackerelREADME(t *testing.T) {
 		t.Parallel()
 		m := startMock(t, "S: 554 5.3.2 mx.example.test closing", "C: QUIT", "S: 221 bye")
 		out := expectRun(t, subst(readme, m.port()), checkers.CRITICAL,
-			`^SMTP CRITICAL: server refused the connection at step banner: 554 5\.3\.2 mx\.example\.test closing; `)
+			`^SMTP CRITICAL: server refused the connection at step banner: 554 5\.3\.2 mx\.example\.test closing -- `)
 		scriptDone(t, m, out)
 	})
 	t.Run("documented options -F -A PLAIN -U -P, long forms", func(t *testing.T) {
@@ -180,7 +180,7 @@ func TestCompatIcingaITL(t *testing.T) {
 	t.Run("smtp_ignore_quit = false keeps the QUIT check", func(t *testing.T) {
 		t.Parallel()
 		m := startMock(t, fullScript...)
-		out := expectRun(t, itl(full(m.port(), "false")), checkers.WARNING, `^SMTP WARNING: QUIT refused: 451 4\.3\.0 not now; `)
+		out := expectRun(t, itl(full(m.port(), "false")), checkers.WARNING, `^SMTP WARNING: QUIT refused: 451 4\.3\.0 not now -- `)
 		scriptDone(t, m, out)
 	})
 	t.Run("the -R mismatch is WARNING as in check_smtp", func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestCompatIcingaITL(t *testing.T) {
 		m := startMock(t, fullScript...)
 		vars := full(m.port(), "true")
 		vars["smtp_response"] = "^250"
-		out := expectRun(t, itl(vars), checkers.WARNING, `^SMTP WARNING: reply to -C "VRFY postmaster" does not match -R "\^250": 252 2\.0\.0 postmaster; `)
+		out := expectRun(t, itl(vars), checkers.WARNING, `^SMTP WARNING: reply to -C "VRFY postmaster" does not match -R "\^250": 252 2\.0\.0 postmaster -- `)
 		scriptDone(t, m, out)
 	})
 
@@ -203,7 +203,7 @@ func TestCompatIcingaITL(t *testing.T) {
 		t.Parallel()
 		m := compatTLSMock(t, cert, tlsScript)
 		argv := append(itl(tlsVars(m.port())), "--cafile", caFile)
-		out := expectRun(t, argv, checkers.OK, `^SMTP OK: .*certificate valid \d+ days \| .* cert_days=\d+;30:;14:\n$`)
+		out := expectRun(t, argv, checkers.OK, `^SMTP OK: .*certificate expires in \d+ days \| .* cert_days=\d+;30:;14: chain_days=\d+;30:;14:\n$`)
 		scriptDone(t, m, out)
 	})
 	// Deliberate difference: check_smtp never verifies the certificate.

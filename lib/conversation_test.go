@@ -70,7 +70,7 @@ func TestConversationBasics(t *testing.T) {
 			script:   script(scriptGreeting, "C: MAIL FROM:<a@b.test>", "S: 550 5.7.1 relaying | denied\x1b[31m", "C: QUIT", "S: 221 bye"),
 			args:     []string{"-f", "a@b.test"},
 			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: MAIL FROM rejected at step mail: 550 5\.7\.1 relaying ¦ denied\[31m; `,
+			message:  `^SMTP CRITICAL: MAIL FROM rejected at step mail: 550 5\.7\.1 relaying ¦ denied\[31m -- `,
 			scriptOK: true,
 		},
 	})

@@ -2,6 +2,7 @@ package checksmtp
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -16,12 +17,21 @@ import (
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
 
+// findingSep separates the findings and the summary on the status line.
+// Not "; ": Nagios rewrites ';' in plugin output to ':', which runs a
+// finding into the server reply quoted before it.
+const findingSep = " -- "
+
+// noSemicolons replaces ';' (see findingSep) in text that reaches the
+// status line: a server's reply, an option value echoed.
+func noSemicolons(s string) string { return strings.ReplaceAll(s, ";", ",") }
+
 // evaluate is the one place where what the probe saw becomes states: it
 // returns the report whose message leads with the worst finding and ends
 // with the summary of the conversation.
 func evaluate(cfg *config, res *probe.Result) *report.Report {
 	j := &cfg.judge
-	quote := func(s string) string { return text.Quote(s, res.Secrets) }
+	quote := func(s string) string { return noSemicolons(text.Quote(s, res.Secrets)) }
 	var fs []report.Finding
 	fatal := res.Failure
 	if fatal == nil && !j.ignoreQuit && res.QuitError != nil && res.QuitError.Kind == probe.KindTimeout {
@@ -31,14 +41,16 @@ func evaluate(cfg *config, res *probe.Result) *report.Report {
 	if fatal != nil {
 		fs = append(fs, report.Finding{Status: failureState(j, fatal), Text: fatal.Message.Render(quote)})
 	}
-	if leaf := res.TLS.Leaf(); leaf != nil {
-		if f, ok := certFinding(j, leaf, res.Started); ok {
-			fs = append(fs, f)
-		}
-	}
-	if j.expect != "" && res.Greeting != nil && !strings.Contains(res.Banner.String(), j.expect) && !strings.Contains(res.Greeting.String(), j.expect) {
+	fs = append(fs, certFindings(j, res)...)
+	switch {
+	case j.expect == "" || res.Banner == nil || strings.Contains(res.Banner.String(), j.expect):
+	case res.Greeting != nil && !strings.Contains(res.Greeting.String(), j.expect):
 		fs = append(fs, report.Finding{Status: checkers.WARNING,
 			Text: fmt.Sprintf("neither the banner nor the EHLO reply contains %q: %s", j.expect, quote(res.Banner.OneLine()))})
+	case res.Greeting == nil && fatal == nil && res.Banner.Class() == 2:
+		// --quit-after banner: the banner is all there is to search.
+		fs = append(fs, report.Finding{Status: checkers.WARNING,
+			Text: fmt.Sprintf("the banner does not contain %q: %s", j.expect, quote(res.Banner.OneLine()))})
 	}
 	for _, r := range res.Rcpts {
 		if r.MustRefuse && r.Reply.Class() == 4 {
@@ -62,10 +74,14 @@ func evaluate(cfg *config, res *probe.Result) *report.Report {
 	if !j.ignoreQuit {
 		switch {
 		case res.QuitError != nil && res.QuitError.Kind == probe.KindTimeout: // already the fatal finding
+		case res.QuitError != nil && errors.Is(res.QuitError, probe.ErrOutOfStep): // the message says so
+			fs = append(fs, report.Finding{Status: checkers.WARNING, Text: res.QuitError.Message.Render(quote)})
 		case res.QuitError != nil:
 			fs = append(fs, report.Finding{Status: checkers.WARNING, Text: "QUIT failed: " + res.QuitError.Message.Render(quote)})
 		case res.Quit != nil && res.Quit.Class() != 2:
 			fs = append(fs, report.Finding{Status: checkers.WARNING, Text: "QUIT refused: " + quote(res.Quit.OneLine())})
+		case res.Quit != nil && res.Quit.Code != 221:
+			fs = append(fs, report.Finding{Status: checkers.WARNING, Text: "QUIT answered " + quote(res.Quit.OneLine()) + ", expected 221"})
 		}
 	}
 	// Time thresholds judge a conversation that ran to the end; a failed one
@@ -89,8 +105,16 @@ func evaluate(cfg *config, res *probe.Result) *report.Report {
 	if res.Peer != nil {
 		tg.Address = res.Peer.String()
 	}
+	for _, c := range judgedChain(res.TLS) {
+		if tg.ChainNotAfter.IsZero() || c.NotAfter.Before(tg.ChainNotAfter) {
+			tg.ChainNotAfter = c.NotAfter
+		}
+	}
+	// Redacted before ';' goes, so that a password holding one is still
+	// found whole by the renderer.
+	msg := noSemicolons(text.Redact(strings.Join(parts, findingSep), res.Secrets))
 	return &report.Report{
-		Status: status, Message: strings.Join(parts, "; "), Findings: fs,
+		Status: status, Message: msg, Findings: fs,
 		Perfdata: perfdata(cfg, res), NoPerfdata: cfg.out.noPerfdata, Verbose: cfg.out.verbose,
 		Duration: res.Total, Targets: []report.Target{tg}, Secrets: res.Secrets,
 	}
@@ -127,31 +151,77 @@ func thresholdFindings(j *judgement, res *probe.Result) []report.Finding {
 	return fs
 }
 
-// certFinding judges the leaf's expiry against -D and
-// --ignore-certificate-expiration; ok means nothing to report.
-func certFinding(j *judgement, leaf *x509.Certificate, now time.Time) (report.Finding, bool) {
-	days := tlsverify.DaysLeft(leaf, now)
-	notAfter := leaf.NotAfter.UTC().Format(time.RFC3339)
-	if now.After(leaf.NotAfter) {
-		if j.ignoreExpiry {
-			return report.Finding{}, false
-		}
-		ago := int(math.Floor(now.Sub(leaf.NotAfter).Hours() / 24))
-		return report.Finding{Status: checkers.CRITICAL, Text: fmt.Sprintf("certificate expired %d days ago (NotAfter %s)", ago, notAfter)}, true
+// judgedChain is the chain the evaluation judges: the verified one, anchor
+// included; without one (-k, or verification failed) the chain as
+// presented.
+func judgedChain(t *probe.TLSState) []*x509.Certificate {
+	if t == nil {
+		return nil
 	}
-	if !j.certDays {
-		return report.Finding{}, false
+	if len(t.VerifiedChain) > 0 {
+		return t.VerifiedChain
 	}
-	switch {
-	case days < j.certCritDays:
-		return report.Finding{Status: checkers.CRITICAL, Text: fmt.Sprintf("certificate expires in %d days (NotAfter %s), fewer than %d", days, notAfter, j.certCritDays)}, true
-	case days < j.certWarnDays:
-		return report.Finding{Status: checkers.WARNING, Text: fmt.Sprintf("certificate expires in %d days (NotAfter %s), fewer than %d", days, notAfter, j.certWarnDays)}, true
-	}
-	return report.Finding{}, false
+	return t.Chain
 }
 
-// summary is the OK-style description: time, greeting, TLS facts.
+// certFindings judges the leaf's expiry (--ignore-certificate-expiration
+// forgives it) and, with -D, the days left of every certificate of the
+// chain: the one that expires first is named.
+func certFindings(j *judgement, res *probe.Result) []report.Finding {
+	leaf := res.TLS.Leaf()
+	if leaf == nil {
+		return nil
+	}
+	now := res.Started
+	var fs []report.Finding
+	leafExpired := now.After(leaf.NotAfter)
+	if leafExpired && !j.ignoreExpiry {
+		ago := int(math.Floor(now.Sub(leaf.NotAfter).Hours() / 24))
+		fs = append(fs, report.Finding{Status: checkers.CRITICAL,
+			Text: fmt.Sprintf("certificate expired %d days ago (NotAfter %s)", ago, leaf.NotAfter.UTC().Format(time.RFC3339))})
+	}
+	if !j.certDays {
+		return fs
+	}
+	chain := judgedChain(res.TLS)
+	first, firstDays := -1, 0
+	for i, c := range chain {
+		if i == 0 && leafExpired {
+			continue // reported above, or forgiven
+		}
+		if d := tlsverify.DaysLeft(c, now); first < 0 || d < firstDays {
+			first, firstDays = i, d
+		}
+	}
+	if first < 0 {
+		return fs
+	}
+	st := checkers.OK
+	limit := 0
+	switch {
+	case firstDays < j.certCritDays:
+		st, limit = checkers.CRITICAL, j.certCritDays
+	case firstDays < j.certWarnDays:
+		st, limit = checkers.WARNING, j.certWarnDays
+	default:
+		return fs
+	}
+	c := chain[first]
+	name := "certificate"
+	if first > 0 {
+		name = fmt.Sprintf("%s %q", tlsverify.Role(c, first), c.Subject.String())
+	}
+	when := fmt.Sprintf("expires in %d days", firstDays)
+	if firstDays < 0 {
+		when = fmt.Sprintf("expired %d days ago", int(math.Floor(now.Sub(c.NotAfter).Hours()/24)))
+	}
+	return append(fs, report.Finding{Status: st,
+		Text: fmt.Sprintf("%s %s (NotAfter %s), fewer than %d", name, when, c.NotAfter.UTC().Format(time.RFC3339), limit)})
+}
+
+// summary is the OK-style description: time, greeting, TLS facts. The
+// certificate's days are "expires in", never "valid": it may have failed
+// verification.
 func summary(res *probe.Result) string {
 	parts := []string{fmt.Sprintf("%.3fs response time", res.Total.Seconds())}
 	if res.Banner != nil && res.Banner.Class() == 2 && res.Banner.Text() != "" {
@@ -161,7 +231,7 @@ func summary(res *probe.Result) string {
 		parts = append(parts, t.Version, t.Cipher)
 		if leaf := t.Leaf(); leaf != nil {
 			if d := tlsverify.DaysLeft(leaf, res.Started); d >= 0 {
-				parts = append(parts, fmt.Sprintf("certificate valid %d days", d))
+				parts = append(parts, fmt.Sprintf("certificate expires in %d days", d))
 			}
 		}
 	}
@@ -183,6 +253,8 @@ func perfdata(cfg *config, res *probe.Result) []report.Perf {
 			p.Warn, p.Crit = fmt.Sprintf("%d:", j.certWarnDays), fmt.Sprintf("%d:", j.certCritDays)
 		}
 		items = append(items, p)
+		chainDays, _ := tlsverify.MinDaysLeft(judgedChain(res.TLS), res.Started)
+		items = append(items, report.Perf{Label: "chain_days", Value: fmt.Sprint(chainDays), Warn: p.Warn, Crit: p.Crit})
 	}
 	return items
 }

@@ -126,7 +126,7 @@ func TestLMTP(t *testing.T) {
 			script:   []string{"S: 220 mx.example.test ESMTP Postfix", "C: LHLO .+", "S: 500 5.5.2 Error: command not recognized", "C: QUIT", "S: 221 2.0.0 Bye"},
 			args:     []string{"-L"},
 			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: LHLO refused at step ehlo \(is this an LMTP server\?\): 500 5\.5\.2 Error: command not recognized; `,
+			message:  `^SMTP CRITICAL: LHLO refused at step ehlo \(is this an LMTP server\?\): 500 5\.5\.2 Error: command not recognized -- `,
 			scriptOK: true,
 		},
 		{
@@ -134,7 +134,7 @@ func TestLMTP(t *testing.T) {
 			script: []string{"S: 220 lmtp.example.test Dovecot ready.", "C: EHLO .+", "S: 500 5.5.1 Unknown command", "C: HELO .+",
 				"S: 500 5.5.1 Unknown command", "C: QUIT", "S: 221 2.0.0 Bye"},
 			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: EHLO and HELO both refused at step ehlo \(an LMTP server\? use -L\): EHLO: 500 5\.5\.1 Unknown command; HELO: 500 5\.5\.1 Unknown command; `,
+			message:  `^SMTP CRITICAL: EHLO and HELO both refused at step ehlo \(an LMTP server\? use -L\): EHLO: 500 5\.5\.1 Unknown command, then HELO: 500 5\.5\.1 Unknown command -- `,
 			scriptOK: true,
 		},
 	})
@@ -182,7 +182,7 @@ func TestExpect(t *testing.T) {
 			name:     "default 220 missing from banner and EHLO reply is WARNING",
 			script:   script("S: 250 odd.example.test hello", "C: EHLO .+", "S: 250 odd.example.test", scriptTail),
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "220": 250 odd\.example\.test hello; `,
+			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "220": 250 odd\.example\.test hello -- `,
 			scriptOK: true,
 		},
 		{
@@ -206,7 +206,7 @@ func TestExpect(t *testing.T) {
 			script:   script(scriptGreeting, scriptTail),
 			args:     []string{"--expect", "Postfix"},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "Postfix": 220 mx\.example\.test ESMTP ready; \S+ response time, .* quit=`,
+			message:  `^SMTP WARNING: neither the banner nor the EHLO reply contains "Postfix": 220 mx\.example\.test ESMTP ready -- \S+ response time, .* quit=`,
 			scriptOK: true,
 		},
 		{
@@ -242,7 +242,7 @@ func TestCommandResponse(t *testing.T) {
 			script:   cmdScript("C: VRFY postmaster", "S: 252 2.0.0 Cannot VRFY user"),
 			args:     []string{"--command", "VRFY postmaster", "--response", "^250"},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: reply to -C "VRFY postmaster" does not match -R "\^250": 252 2\.0\.0 Cannot VRFY user; `,
+			message:  `^SMTP WARNING: reply to -C "VRFY postmaster" does not match -R "\^250": 252 2\.0\.0 Cannot VRFY user -- `,
 			scriptOK: true,
 		},
 		{
@@ -250,7 +250,7 @@ func TestCommandResponse(t *testing.T) {
 			script:   cmdScript("C: NOOP", "S: 250 2.0.0 Ok", "C: VRFY postmaster", "S: 252 2.0.0 postmaster"),
 			args:     []string{"-C", "NOOP", "-R", "^251", "-C", "VRFY postmaster", "-R", "^252"},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: reply to -C "NOOP" does not match -R "\^251": 250 2\.0\.0 Ok; [^;]*response time`,
+			message:  `^SMTP WARNING: reply to -C "NOOP" does not match -R "\^251": 250 2\.0\.0 Ok -- [^|]*response time`,
 			scriptOK: true,
 		},
 		{
@@ -258,7 +258,7 @@ func TestCommandResponse(t *testing.T) {
 			script:   cmdScript("C: NOOP", "S: 250 2.0.0 Ok", "C: HELP", "S: 214 2.0.0 see RFC 5321"),
 			args:     []string{"-C", "NOOP", "-R", "^251", "-C", "HELP", "-R", "^250"},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: reply to -C "NOOP" does not match -R "\^251": 250 2\.0\.0 Ok; reply to -C "HELP" does not match -R "\^250": 214 2\.0\.0 see RFC 5321; `,
+			message:  `^SMTP WARNING: reply to -C "NOOP" does not match -R "\^251": 250 2\.0\.0 Ok -- reply to -C "HELP" does not match -R "\^250": 214 2\.0\.0 see RFC 5321 -- `,
 			scriptOK: true,
 		},
 		{
@@ -274,7 +274,7 @@ func TestCommandResponse(t *testing.T) {
 			script:   cmdScript("C: NOOP", "S: 250 2.0.0 Ok", "C: ETRN example.test", "S: 502 5.5.1 Error: command not implemented"),
 			args:     []string{"-C", "NOOP", "-R", "^250", "-C", "ETRN example.test"},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: -C "ETRN example.test" refused: 502 5\.5\.1 Error: command not implemented; `,
+			message:  `^SMTP WARNING: -C "ETRN example.test" refused: 502 5\.5\.1 Error: command not implemented -- `,
 			scriptOK: true,
 		},
 		{
@@ -293,7 +293,7 @@ func TestCommandResponse(t *testing.T) {
 			script:   cmdScript("C: HELP", "S: 214-2.0.0 Commands:", "S: 214 2.0.0 End"),
 			args:     []string{"-C", "HELP", "-R", `^250`},
 			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: reply to -C "HELP" does not match -R "\^250": 214-2\.0\.0 Commands: / 214 2\.0\.0 End; `,
+			message:  `^SMTP WARNING: reply to -C "HELP" does not match -R "\^250": 214-2\.0\.0 Commands: / 214 2\.0\.0 End -- `,
 			scriptOK: true,
 		},
 		{
@@ -372,14 +372,14 @@ func TestProxy(t *testing.T) {
 				"C: EHLO .+", "S: 250-mx.example.test", "S: 250 8BITMIME", "C: .*", "S: 250 2.1.0 Ok", "C: .*", "S: 250 2.0.0 Ok", "C: .*", "S: 221 2.0.0 Bye"},
 			args:    []string{"-r"},
 			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: EHLO rejected at step ehlo: 500 5\.5\.2 Error: command not recognized \(.*PROXY.*\); `,
+			message: `^SMTP CRITICAL: EHLO rejected at step ehlo: 500 5\.5\.2 Error: command not recognized \(.*PROXY.*\) -- `,
 		},
 		{
 			name:    "a server that closes on the header is CRITICAL with a hint",
 			script:  []string{"S: 220 mx.example.test ESMTP", "C: PROXY TCP4 .*", "CLOSE"},
 			args:    []string{"-r"},
 			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: connection closed by server at step ehlo \(reply to EHLO\) \(.*PROXY.*\); `,
+			message: `^SMTP CRITICAL: connection closed by server at step ehlo \(reply to EHLO\) \(.*PROXY.*\) -- `,
 		},
 	})
 }
@@ -426,7 +426,7 @@ func TestTimeoutState(t *testing.T) {
 	hang := []string{"HANG"}
 	cases := []mockCase{
 		{name: "default state is CRITICAL", script: hang, args: []string{"-t", "0.3"},
-			status: checkers.CRITICAL, message: `^SMTP CRITICAL: timeout after 0\.3s at step banner \(waiting for the banner\); `},
+			status: checkers.CRITICAL, message: `^SMTP CRITICAL: timeout after 0\.3s at step banner \(waiting for the banner\): nothing received, an implicit-TLS port\? try -s -- `},
 	}
 	for _, tc := range []struct {
 		spec   string

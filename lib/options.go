@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,14 +26,14 @@ import (
 // aliases of other options (go-flags has one long name per option); merge
 // folds them into the canonical field.
 type options struct {
-	Host     string `short:"H" long:"host" value-name:"HOST" description:"host name, IP address or absolute path of a unix socket (default: localhost)"`
-	Hostname string `long:"hostname" hidden:"yes"`
-	Port     int    `short:"p" long:"port" value-name:"PORT" description:"port (default: 25, 465 with -s)"`
-	IPv4     bool   `short:"4" long:"ipv4" description:"use IPv4 only"`
-	UseIPv4  bool   `long:"use-ipv4" hidden:"yes"`
-	IPv6     bool   `short:"6" long:"ipv6" description:"use IPv6 only"`
-	UseIPv6  bool   `long:"use-ipv6" hidden:"yes"`
-	FQDN     string `short:"F" long:"fqdn" value-name:"NAME" description:"name sent in EHLO/HELO/LHLO (default: this host's name)"`
+	Host     string     `short:"H" long:"host" value-name:"HOST" description:"host name, IP address or absolute path of a unix socket (default: localhost)"`
+	Hostname string     `long:"hostname" hidden:"yes"`
+	Port     portNumber `short:"p" long:"port" value-name:"PORT" description:"port (default: 25, 465 with -s)"`
+	IPv4     bool       `short:"4" long:"ipv4" description:"use IPv4 only"`
+	UseIPv4  bool       `long:"use-ipv4" hidden:"yes"`
+	IPv6     bool       `short:"6" long:"ipv6" description:"use IPv6 only"`
+	UseIPv6  bool       `long:"use-ipv6" hidden:"yes"`
+	FQDN     string     `short:"F" long:"fqdn" value-name:"NAME" description:"name sent in EHLO/HELO/LHLO (default: this host's name)"`
 
 	SMTPS                bool   `short:"s" long:"smtps" description:"implicit TLS from the first byte (aliases: --ssl, --tls)"`
 	SSL                  bool   `long:"ssl" hidden:"yes"`
@@ -223,6 +224,7 @@ func parseArgs(args []string, env environ) (*config, error) {
 		return nil, err
 	}
 	args = icingaQuitFlag(args)
+	sniWords := sniSpaceValues(args)
 	spec, ok, args := extraOptsArg(args)
 	if ok {
 		if err := loadExtraOpts(p, spec, env); err != nil {
@@ -232,20 +234,26 @@ func parseArgs(args []string, env environ) (*config, error) {
 	if _, err := p.ParseArgs(args); err != nil {
 		var ferr *flags.Error
 		if errors.As(err, &ferr) && ferr.Type == flags.ErrHelp {
-			return nil, &earlyExit{ferr.Message}
+			return nil, &earlyExit{helpText(ferr.Message)}
 		}
-		return nil, usagef("%s", err.Error())
+		return nil, flagsError(p, err)
 	}
 	if opts.Version {
 		return nil, &earlyExit{"check-smtp " + version + "\n"}
 	}
+	if err := opts.sniSpace(sniWords); err != nil {
+		return nil, err
+	}
 	if err := opts.merge(); err != nil {
-		return nil, usagef("%s", err)
+		return nil, usagef("%s%s", err, seeHelp)
 	}
 	if err := opts.pendingOptions(); err != nil {
 		return nil, err
 	}
 	if err := opts.domainConflicts(); err != nil {
+		return nil, err
+	}
+	if err := opts.singleServerRules(p); err != nil {
 		return nil, err
 	}
 	cfg, err := opts.config(env)
@@ -286,12 +294,12 @@ func icingaQuitFlag(args []string) []string {
 }
 
 func (o *options) config(env environ) (*config, error) {
-	host := strings.TrimSuffix(strings.TrimPrefix(o.Host, "["), "]")
-	if host == "" {
-		host = "localhost"
+	host, err := hostArg(o.Host)
+	if err != nil {
+		return nil, err
 	}
 	c := &config{
-		target: probe.Target{Host: host, Port: o.Port, UnixSocket: strings.HasPrefix(host, "/")},
+		target: probe.Target{Host: host, Port: int(o.Port), UnixSocket: strings.HasPrefix(host, "/")},
 		conv: probe.Settings{FQDN: o.FQDN, LMTP: o.LMTP, Proxy: o.Proxy, Verbose: o.Verbose,
 			// -f "<addr>" (as monitoring-plugins accepts it) must not become <<addr>>.
 			From:  strings.TrimSuffix(strings.TrimPrefix(o.From, "<"), ">"),
@@ -303,9 +311,9 @@ func (o *options) config(env environ) (*config, error) {
 	tg := &c.target
 	switch {
 	case o.IPv4 && o.IPv6:
-		return nil, usagef("-4 and -6 cannot be used together")
+		return nil, usageHelpf("-4 and -6 cannot be used together")
 	case o.SMTPS && o.STARTTLS:
-		return nil, usagef("-s (implicit TLS) and -S (STARTTLS) cannot be used together")
+		return nil, usageHelpf("-s (implicit TLS) and -S (STARTTLS) cannot be used together")
 	}
 	switch {
 	case o.SMTPS:
@@ -318,13 +326,13 @@ func (o *options) config(env environ) (*config, error) {
 		tg.Network = "unix"
 	} else if ip := net.ParseIP(tg.Host); ip != nil {
 		if o.IPv4 && ip.To4() == nil {
-			return nil, usagef("-4 given but host %s is an IPv6 address", tg.Host)
+			return nil, usageHelpf("-4 given but host %s is an IPv6 address", tg.Host)
 		}
 		if o.IPv6 && ip.To4() != nil {
-			return nil, usagef("-6 given but host %s is an IPv4 address", tg.Host)
+			return nil, usageHelpf("-6 given but host %s is an IPv4 address", tg.Host)
 		}
-	} else if strings.ContainsAny(tg.Host, " \t\r\n/") {
-		return nil, usagef("-H %q is not a host name, an IP address or an absolute socket path", tg.Host)
+	} else if strings.ContainsAny(tg.Host, " \t\r\n/[]") {
+		return nil, usageHelpf("-H %q is not a host name, an IP address or an absolute socket path", tg.Host)
 	}
 	if !tg.UnixSocket && o.IPv4 {
 		tg.Network = "tcp4"
@@ -337,9 +345,7 @@ func (o *options) config(env environ) (*config, error) {
 			tg.Port = 465
 		}
 	}
-	if tg.Port < 1 || tg.Port > 65535 {
-		return nil, usagef("-p %d is not a port (1-65535)", tg.Port)
-	}
+
 	if c.conv.FQDN == "" {
 		if h, err := env.hostname(); err == nil && h != "" {
 			c.conv.FQDN = h
@@ -349,12 +355,12 @@ func (o *options) config(env environ) (*config, error) {
 	}
 	for name, v := range map[string]string{"-F": c.conv.FQDN, "-f": c.conv.From, "-U": o.AuthUser} {
 		if strings.ContainsAny(v, "\r\n") {
-			return nil, usagef("%s must not contain a line break", name)
+			return nil, usageHelpf("%s must not contain a line break", name)
 		}
 	}
 	for _, a := range append(append([]string{}, o.Rcpt...), o.RejectRcpt...) {
 		if a == "" || strings.ContainsAny(a, "\r\n") {
-			return nil, usagef("recipient %q is empty or contains a line break", a)
+			return nil, usageHelpf("recipient %q is empty or contains a line break", a)
 		}
 	}
 	if err := o.tlsConfig(c, env); err != nil {
@@ -367,6 +373,9 @@ func (o *options) config(env environ) (*config, error) {
 		return nil, err
 	}
 	if err := o.thresholdConfig(c); err != nil {
+		return nil, err
+	}
+	if err := o.quitAfterConfig(c); err != nil {
 		return nil, err
 	}
 	c.conv.Timeout = c.timeout
@@ -387,7 +396,7 @@ func (o *options) tlsConfig(c *config, env environ) error {
 	}
 	if o.Certificate != "" {
 		if !tlsOn {
-			return usagef("-D needs -s or -S (there is no certificate without TLS)")
+			return usageHelpf("-D needs -s or -S: it only means something with TLS")
 		}
 		w, cr, found := strings.Cut(o.Certificate, ",")
 		var err1, err2 error
@@ -396,7 +405,7 @@ func (o *options) tlsConfig(c *config, env environ) error {
 			c.judge.certCritDays, err2 = strconv.Atoi(strings.TrimSpace(cr))
 		}
 		if err1 != nil || err2 != nil || c.judge.certWarnDays < 0 || c.judge.certCritDays < 0 {
-			return usagef("-D %q: want W[,C], whole days, e.g. -D 30,14", o.Certificate)
+			return usageHelpf("-D %q: want W[,C], whole days, e.g. -D 30,14", o.Certificate)
 		}
 		c.judge.certDays = true
 	}
@@ -412,7 +421,7 @@ func (o *options) tlsConfig(c *config, env environ) error {
 		if !pool.AppendCertsFromPEM(pem) {
 			return usagef("--cafile %s holds no PEM certificate", o.CAFile)
 		}
-		t.Roots.Extra, t.Roots.ExtraPEM = pool, pem
+		t.Roots.Extra, t.Roots.ExtraPEM, t.Roots.ExtraFile = pool, pem, o.CAFile
 	}
 	return nil
 }
@@ -439,23 +448,26 @@ func (o *options) authConfig(c *config, env environ) error {
 	if a.Password == "" {
 		a.Password = filePassword
 	}
+	if o.AuthMech == "" {
+		// CHECK_SMTP_AUTHPASSWORD may be set for other checks: without -A
+		// it is not read (and -U, -P or the file alone were refused).
+		a.User, a.Password = "", ""
+		return nil
+	}
 	if a.Password == "" {
 		a.Password = env.getenv("CHECK_SMTP_AUTHPASSWORD")
-	}
-	if o.AuthMech == "" {
-		return nil
 	}
 	a.Mech = strings.ToUpper(o.AuthMech)
 	switch a.Mech {
 	case "PLAIN", "LOGIN", "CRAM-MD5":
 	default:
-		return usagef("-A %s: unsupported mechanism (PLAIN, LOGIN or CRAM-MD5)", o.AuthMech)
+		return usageHelpf("-A %s: unsupported mechanism, want PLAIN, LOGIN or CRAM-MD5, e.g. -A PLAIN", o.AuthMech)
 	}
 	if a.User == "" {
-		return usagef("-A %s needs -U (user)", a.Mech)
+		return usageHelpf("-A %s needs -U (user)", a.Mech)
 	}
 	if a.Password == "" {
-		return usagef("-A %s needs a password: -P, env CHECK_SMTP_AUTHPASSWORD or --authpassword-file", a.Mech)
+		return usageHelpf("-A %s needs a password: -P, env CHECK_SMTP_AUTHPASSWORD or --authpassword-file", a.Mech)
 	}
 	if c.conv.TLS.Mode == probe.NoTLS && !a.AllowPlaintext && !c.target.UnixSocket {
 		if ip := net.ParseIP(c.target.Host); ip != nil && !ip.IsLoopback() {
@@ -468,17 +480,17 @@ func (o *options) authConfig(c *config, env environ) error {
 
 func (o *options) commandConfig(c *config) error {
 	if len(o.Response) > len(o.Command) {
-		return usagef("%d -R given for %d -C: each -R pairs with the -C at the same position", len(o.Response), len(o.Command))
+		return usageHelpf("%d -R given for %d -C: each -R pairs with the -C at the same position", len(o.Response), len(o.Command))
 	}
 	for i, cmd := range o.Command {
 		if cmd == "" || strings.ContainsAny(cmd, "\r\n") {
-			return usagef("-C %q is empty or contains a line break", cmd)
+			return usageHelpf("-C %q is empty or contains a line break", cmd)
 		}
 		var re *regexp.Regexp
 		if i < len(o.Response) {
 			var err error
 			if re, err = regexp.Compile(o.Response[i]); err != nil {
-				return usagef("-R %q is not a valid regular expression: %v", o.Response[i], err)
+				return usageHelpf("-R %q is not a valid regular expression: %v", o.Response[i], err)
 			}
 		}
 		c.conv.Commands = append(c.conv.Commands, cmd)
@@ -508,7 +520,10 @@ func (o *options) thresholdConfig(c *config) error {
 	j.timeout = c.timeout
 	if o.StatusAs != "" {
 		if j.statusMap, err = checkers.ParseStatusMap(o.StatusAs); err != nil {
-			return usagef("--status-as %q: %v", o.StatusAs, err)
+			if dup, ok := strings.CutPrefix(err.Error(), "duplicate status in map: "); ok {
+				return usageHelpf("--status-as %q: %s is mapped twice", o.StatusAs, dup)
+			}
+			return usageHelpf("--status-as %q: want FROM=TO pairs separated by commas, each state one of ok, warning, critical, unknown, e.g. --status-as warning=critical,unknown=critical", o.StatusAs)
 		}
 	}
 	return nil
@@ -525,7 +540,7 @@ func parseLimit(name, s string) (limit, error) {
 	}
 	f, ok := parseSeconds(s)
 	if !ok {
-		return limit{}, usagef("%s %q: want seconds, e.g. 2.5", name, s)
+		return limit{}, usageHelpf("%s %q: want seconds, e.g. %s 2.5", name, s, name)
 	}
 	return limit{set: true, secs: f}, nil
 }
@@ -536,11 +551,11 @@ func parseStepLimits(name string, specs []string) (map[probe.Step]limit, error) 
 		k, v, _ := strings.Cut(spec, "=")
 		st, ok := probe.ParseStep(strings.ToLower(strings.TrimSpace(k)))
 		if !ok {
-			return nil, usagef("%s %q: unknown step %q (connect, tls, banner, ehlo, starttls, auth, mail, rcpt, command, rset, quit)", name, spec, k)
+			return nil, usageHelpf("%s %q: unknown step %q (connect, tls, banner, ehlo, starttls, auth, mail, rcpt, command, rset, quit), e.g. %s mail=2", name, spec, k, name)
 		}
 		f, ok := parseSeconds(v)
 		if !ok {
-			return nil, usagef("%s %q: want STEP=SECONDS", name, spec)
+			return nil, usageHelpf("%s %q: want STEP=SECONDS, e.g. %s mail=2", name, spec, name)
 		}
 		m[st] = limit{set: true, secs: f}
 	}
@@ -552,13 +567,13 @@ func parseTimeout(s string) (time.Duration, checkers.Status, error) {
 	secs, state, hasState := strings.Cut(s, ":")
 	f, ok := parseSeconds(secs)
 	if !ok || f <= 0 {
-		return 0, 0, usagef("-t %q: want seconds > 0, optionally :STATE", s)
+		return 0, 0, usageHelpf("-t %q: want seconds > 0, optionally :STATE, e.g. -t 10 or -t 10:UNKNOWN", s)
 	}
 	st := checkers.CRITICAL
 	if hasState {
 		var ok bool
 		if st, ok = parseState(state); !ok {
-			return 0, 0, usagef("-t %q: unknown state %q (OK, WARNING, CRITICAL, UNKNOWN or 0-3)", s, state)
+			return 0, 0, usageHelpf("-t %q: unknown state %q (OK, WARNING, CRITICAL, UNKNOWN or 0-3), e.g. -t 10:UNKNOWN", s, state)
 		}
 	}
 	return time.Duration(f * float64(time.Second)), st, nil
@@ -600,4 +615,269 @@ func readFileLimited(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
 	}
 	return b, nil
+}
+
+// seeHelp ends an option error: the whole list is one command away.
+const seeHelp = " (see --help)"
+
+// usageHelpf is usagef with the pointer to --help.
+func usageHelpf(format string, a ...any) error { return usagef(format+seeHelp, a...) }
+
+// portNumber is -p: decimal digits only, 1-65535. go-flags would read an
+// int with base prefixes ("010025" as octal, "0x19" as hex) and take 0 for
+// "not given".
+type portNumber int
+
+// UnmarshalFlag implements flags.Unmarshaler.
+func (p *portNumber) UnmarshalFlag(v string) error {
+	n, ok := 0, v != ""
+	for i := 0; ok && i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			ok = false
+			break
+		}
+		if n = n*10 + int(c-'0'); n > 65535 {
+			ok = false
+		}
+	}
+	if !ok || n == 0 {
+		return fmt.Errorf("-p %q: want a decimal port number 1-65535, e.g. -p 587%s", v, seeHelp)
+	}
+	*p = portNumber(n)
+	return nil
+}
+
+// helpIntro and helpExamples frame go-flags' option list in --help.
+const (
+	helpIntro = "check-smtp probes an SMTP or LMTP server the way a mail client would, times every step " +
+		"and reports the result as a monitoring plugin (Nagios, Icinga, Naemon, Sensu, mackerel-agent).\n\n" +
+		"Usage: check-smtp [OPTIONS] [HOST]\n\n"
+	helpExamples = "\nExamples:\n" +
+		"  check-smtp -H mx.example.com -S -D 30,14 -w 2 -c 5\n" +
+		"  check-smtp -H mail.example.com -p 587 -S -A PLAIN -U monitor@example.com\n" +
+		"  check-smtp -H mail.example.com -s --quit-after ehlo\n"
+)
+
+// helpText is --help: what the check does, the usage line (one host), the
+// options as go-flags lists them, and three examples (the second reads its
+// password from CHECK_SMTP_AUTHPASSWORD).
+func helpText(flagsHelp string) string {
+	// go-flags starts with its own "Usage:\n  check-smtp [OPTIONS] [HOST...]".
+	if _, rest, ok := strings.Cut(flagsHelp, "\n\n"); ok {
+		flagsHelp = rest
+	}
+	return helpIntro + strings.TrimRight(flagsHelp, "\n") + "\n" + helpExamples
+}
+
+// flagsError rewords a go-flags parse error for an operator: the option,
+// what it wants, the pointer to --help; never a Go parser's internals.
+func flagsError(p *flags.Parser, err error) error {
+	var ferr *flags.Error
+	if !errors.As(err, &ferr) {
+		return usageHelpf("%s", err)
+	}
+	// go-flags names an option as `-p, --port' or `port' in its messages.
+	name := ""
+	if _, rest, ok := strings.Cut(ferr.Message, "`"); ok {
+		name, _, _ = strings.Cut(rest, "'")
+	}
+	switch ferr.Type {
+	case flags.ErrUnknownFlag:
+		if len(name) == 1 {
+			return usageHelpf("unknown option -%s", name)
+		}
+		return usageHelpf("unknown option --%s", name)
+	case flags.ErrExpectedArgument:
+		return usageHelpf("%s needs a value: %s", optionNames(name), optionExample(p, name))
+	case flags.ErrMarshal:
+		// "invalid argument for flag `X' (expected T): E"; E is ours for
+		// -p, a strconv error for a number option.
+		_, inner, _ := strings.Cut(ferr.Message, "): ")
+		if strings.HasPrefix(inner, "-p ") {
+			return usagef("%s", inner)
+		}
+		return usageHelpf("%s: not a valid value, want %s", optionNames(name), optionExample(p, name))
+	}
+	return usageHelpf("%s", ferr.Message)
+}
+
+// optionNames turns go-flags' "-H, --host" into "-H (--host)".
+func optionNames(name string) string {
+	if short, long, ok := strings.Cut(name, ", "); ok {
+		return short + " (" + long + ")"
+	}
+	return name
+}
+
+// optionExample is the option with its value name, "-H HOST".
+func optionExample(p *flags.Parser, name string) string {
+	short, long, ok := strings.Cut(name, ", ")
+	if !ok {
+		short, long = "", name
+	}
+	opt := p.FindOptionByLongName(strings.TrimPrefix(long, "--"))
+	if opt == nil || opt.ValueName == "" {
+		return name + " VALUE"
+	}
+	if short != "" {
+		return short + " " + opt.ValueName
+	}
+	return long + " " + opt.ValueName
+}
+
+// sniSpaceValues is every word right after a bare "--sni": go-flags takes
+// it for the host (--sni has an optional value, given only as --sni=NAME).
+func sniSpaceValues(args []string) []string {
+	var words []string
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--sni" && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			words = append(words, args[i+1])
+		}
+	}
+	return words
+}
+
+// sniSpace refuses "--sni NAME": NAME became the host, which is never what
+// was meant.
+func (o *options) sniSpace(words []string) error {
+	for _, w := range words {
+		if slices.Contains(o.Args.Host, w) {
+			return usageHelpf("--sni takes its value only as --sni=NAME: write --sni=%s (a bare --sni means the host name)", w)
+		}
+	}
+	return nil
+}
+
+// singleServerRules refuses options that would do nothing in single-server
+// mode, so that a check never reports OK for what it did not do: TLS
+// options without TLS, AUTH options without -A, an empty -H.
+func (o *options) singleServerRules(p *flags.Parser) error {
+	if o.MX != "" {
+		return nil
+	}
+	given := func(long string) bool {
+		opt := p.FindOptionByLongName(long)
+		return opt != nil && opt.IsSet()
+	}
+	tlsOn := o.SMTPS || o.STARTTLS
+	for _, c := range []struct {
+		long, name string
+	}{
+		{"certificate", "-D"}, {"cafile", "--cafile"}, {"ca-file", "--ca-file"}, {"sni", "--sni"},
+		{"insecure", "-k (--insecure)"}, {"no-check-certificate", "--no-check-certificate"},
+		{"ignore-certificate-expiration", "--ignore-certificate-expiration"},
+	} {
+		if !tlsOn && given(c.long) {
+			return usageHelpf("%s needs -s or -S: it only means something with TLS", c.name)
+		}
+	}
+	if o.AuthMech == "" {
+		for _, c := range []struct {
+			set  bool
+			name string
+		}{
+			{o.AuthUser != "", "-U"}, {given("authpass") && o.AuthPass != "", "--authpass"},
+			{o.AuthPassword != "", "-P"}, {o.AuthPasswordFile != "", "--authpassword-file"},
+		} {
+			if c.set {
+				return usageHelpf("%s without -A: no AUTH would be sent, add -A PLAIN (or LOGIN, CRAM-MD5)", c.name)
+			}
+		}
+	}
+	if o.Host == "" && (given("host") || given("hostname") || len(o.Args.Host) > 0) {
+		return usageHelpf("-H is empty: give a host name, an IP address or a socket path, e.g. -H mail.example.com")
+	}
+	return nil
+}
+
+// hostArg reads -H: a name, an IP literal (an IPv6 one may be bracketed)
+// or a socket path; never host:port.
+func hostArg(h string) (string, error) {
+	withPort := func(host, port string) error {
+		return usageHelpf("-H %q holds a port: give it with -p, e.g. -H %s -p %s", h, host, port)
+	}
+	switch {
+	case h == "":
+		return "localhost", nil
+	case strings.HasPrefix(h, "/"):
+		return h, nil
+	case strings.HasPrefix(h, "["):
+		inner, rest, ok := strings.Cut(h[1:], "]")
+		ip := net.ParseIP(inner)
+		switch {
+		case ok && rest == "" && ip != nil && ip.To4() == nil:
+			return inner, nil
+		case ok && strings.HasPrefix(rest, ":") && ip != nil:
+			return "", withPort(inner, rest[1:])
+		case ok && rest == "":
+			return "", usageHelpf("-H %q: brackets are for an IPv6 literal, e.g. -H [::1]", h)
+		}
+		return "", usageHelpf("-H %q is not a host name, an IP address or an absolute socket path", h)
+	case strings.Count(h, ":") == 1:
+		host, port, _ := strings.Cut(h, ":")
+		return "", withPort(host, port)
+	}
+	return h, nil
+}
+
+// quitAfterSteps are the --quit-after points, in conversation order.
+var quitAfterSteps = []probe.Step{probe.StepBanner, probe.StepEHLO, probe.StepSTARTTLS, probe.StepTLS,
+	probe.StepAuth, probe.StepMail, probe.StepRcpt}
+
+// quitAfterConfig reads --quit-after. A step the command line never runs
+// is refused, and so is an option whose command would come after it: a
+// check must not silently do less than it was asked.
+func (o *options) quitAfterConfig(c *config) error {
+	if o.QuitAfter == "" {
+		return nil
+	}
+	st, ok := probe.ParseStep(strings.ToLower(strings.TrimSpace(o.QuitAfter)))
+	if !ok || !slices.Contains(quitAfterSteps, st) {
+		return usageHelpf("--quit-after %q: want one of banner, ehlo, starttls, tls, auth, mail, rcpt, e.g. --quit-after ehlo", o.QuitAfter)
+	}
+	if o.MX == "" {
+		mode := c.conv.TLS.Mode
+		needs := ""
+		switch {
+		case st == probe.StepSTARTTLS && mode != probe.STARTTLS:
+			needs = "-S"
+		case st == probe.StepTLS && mode == probe.NoTLS:
+			needs = "-s or -S"
+		case st == probe.StepAuth && c.conv.Auth.Mech == "":
+			needs = "-A"
+		case st == probe.StepRcpt && len(o.Rcpt)+len(o.RejectRcpt) == 0:
+			needs = "--rcpt or --reject-rcpt"
+		}
+		if needs != "" {
+			return usageHelpf("--quit-after %s: this command line never runs step %s (it needs %s)", st, st, needs)
+		}
+	}
+	// Where each step sits: STARTTLS and its handshake come before the
+	// last EHLO; implicit TLS before the banner.
+	pos := map[probe.Step]int{probe.StepBanner: 1, probe.StepSTARTTLS: 2, probe.StepTLS: 2, probe.StepEHLO: 3,
+		probe.StepAuth: 4, probe.StepMail: 5, probe.StepRcpt: 6, probe.StepCommand: 7}
+	if c.conv.TLS.Mode == probe.ImplicitTLS {
+		pos[probe.StepTLS] = 1
+	}
+	for _, later := range []struct {
+		set        bool
+		name, what string
+		step       probe.Step
+	}{
+		{o.AuthMech != "", "-A", "AUTH comes", probe.StepAuth},
+		{o.From != "", "-f", "MAIL comes", probe.StepMail},
+		{len(o.Rcpt) > 0, "--rcpt", "RCPT comes", probe.StepRcpt},
+		{len(o.RejectRcpt) > 0, "--reject-rcpt", "RCPT comes", probe.StepRcpt},
+		{len(o.Command) > 0, "-C", "the -C commands come", probe.StepCommand},
+	} {
+		if later.set && pos[later.step] > pos[st] {
+			return usageHelpf("%s is never sent with --quit-after %s (%s after %s)", later.name, st, later.what, st)
+		}
+	}
+	c.conv.QuitAfter = st
+	return nil
 }

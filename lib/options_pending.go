@@ -7,8 +7,6 @@ import "github.com/check-smtp/check-smtp/lib/internal/output"
 // less than asked.
 func (o *options) pendingOptions() error {
 	switch {
-	case o.QuitAfter != "":
-		return usagef("--quit-after is not available in this build")
 	case o.MX == "" && (o.DANE || o.DANERollover):
 		return usagef("DANE in single-server mode is not available in this build (use -M DOMAIN)")
 	case o.Format != "plugin" && o.Format != "json" && o.Format != "prometheus" && o.Format != "mackerel":

@@ -58,11 +58,11 @@ func TestStatusDiscipline(t *testing.T) {
 		{"OK without perfdata", script(scriptGreeting, scriptTail), []string{"--no-perfdata"}, checkers.OK, `^SMTP OK: [^|]*$`},
 		{"OK with -v", script(scriptGreeting, scriptTail), []string{"-v"}, checkers.OK, `^SMTP OK: .* \| time=`},
 		{"WARNING", script(scriptGreeting, "C: MAIL FROM:<.*>", "S: 250 ok", "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"), nil, checkers.WARNING, `^SMTP WARNING: QUIT refused`},
-		{"CRITICAL rejection", script("S: 554 go away", "C: QUIT", "S: 221 bye"), []string{"-v"}, checkers.CRITICAL, `^SMTP CRITICAL: server refused the connection at step banner: 554 go away; `},
+		{"CRITICAL rejection", script("S: 554 go away", "C: QUIT", "S: 221 bye"), []string{"-v"}, checkers.CRITICAL, `^SMTP CRITICAL: server refused the connection at step banner: 554 go away -- `},
 		{"timeout", script("HANG"), []string{"-t", "0.5:3", "-v"}, checkers.UNKNOWN, `^SMTP UNKNOWN: timeout after 0\.5s at step banner`},
-		{"refused port", nil, []string{"-H", "127.0.0.1", "-p", closedPort(t)}, checkers.CRITICAL, `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+; `},
+		{"refused port", nil, []string{"-H", "127.0.0.1", "-p", closedPort(t)}, checkers.CRITICAL, `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+ -- `},
 		{"missing unix socket", nil, []string{"-H", sock}, checkers.CRITICAL, `^SMTP CRITICAL: no socket at `},
-		{"bad option", nil, []string{"--bogus"}, checkers.UNKNOWN, "^SMTP UNKNOWN: unknown flag `bogus'$"},
+		{"bad option", nil, []string{"--bogus"}, checkers.UNKNOWN, `^SMTP UNKNOWN: unknown option --bogus \(see --help\)$`},
 		{"bad value", nil, []string{"-p", "x"}, checkers.UNKNOWN, `^SMTP UNKNOWN: `},
 		{"conflicting options", nil, []string{"-s", "-S"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -s .* -S `},
 		{"status-as remaps", nil, []string{"-H", "127.0.0.1", "-p", closedPort(t), "--status-as", "critical=warning"}, checkers.WARNING, `^SMTP WARNING: connection refused`},
@@ -136,24 +136,24 @@ func TestBinary(t *testing.T) {
 				}
 			}},
 		{name: "CRITICAL refused port", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", closedPort(t)} },
-			code: 2, first: `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+; `},
+			code: 2, first: `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+ -- `},
 		{name: "timeout as WARNING", args: func(t *testing.T) []string {
 			return []string{"-H", "127.0.0.1", "-p", startMock(t, "HANG").port(), "-t", "0.5:WARNING"}
 		}, code: 1, first: `^SMTP WARNING: timeout after 0\.5s at step banner`},
 		{name: "UNKNOWN bad option", args: func(*testing.T) []string { return []string{"--bogus"} },
-			code: 3, first: "^SMTP UNKNOWN: unknown flag `bogus'$"},
+			code: 3, first: `^SMTP UNKNOWN: unknown option --bogus \(see --help\)$`},
 		{name: "help exits 0", args: func(*testing.T) []string { return []string{"--help"} },
-			code: 0, first: `^Usage:`},
+			code: 0, first: `^check-smtp probes `},
 		{name: "version exits 0", args: func(*testing.T) []string { return []string{"--version"} },
 			code: 0, first: `^check-smtp \S+$`},
 		{name: "AUTH with -v against an echoing server, password from -P", args: func(t *testing.T) []string {
 			return []string{"-H", "127.0.0.1", "-p", startSecretsServer(t, authEchoDecoded), "-v", "-A", "PLAIN", "-U", secretUser, "-P", secretPassword}
-		}, code: 2, first: `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 bad credentials alice<redacted>; `,
+		}, code: 2, first: `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 bad credentials alice<redacted> -- `,
 			check: func(t *testing.T, stdout string) { assertNoSecret(t, "stdout", stdout) }},
 		{name: "AUTH LOGIN with -v against an echoing server, password from the environment", args: func(t *testing.T) []string {
 			return []string{"-H", "127.0.0.1", "-p", startSecretsServer(t, authEchoError), "-v", "-A", "LOGIN", "-U", secretUser}
 		}, env: []string{"CHECK_SMTP_AUTHPASSWORD=" + secretPassword},
-			code: 2, first: `^SMTP CRITICAL: AUTH LOGIN refused at step auth: 535 5\.7\.8 bad credentials <redacted> <redacted>; `,
+			code: 2, first: `^SMTP CRITICAL: AUTH LOGIN refused at step auth: 535 5\.7\.8 bad credentials <redacted> <redacted> -- `,
 			check: func(t *testing.T, stdout string) { assertNoSecret(t, "stdout", stdout) }},
 	}
 	for _, tc := range cases {

@@ -69,11 +69,11 @@ func TestRunsDoNotShareOptions(t *testing.T) {
 			events: []string{"auth alice", "mail ", "reset", "logout"}},
 		bareRun,
 		// The user and password of the call before must not be reused.
-		{args: []string{"-A", "LOGIN"}, status: checkers.UNKNOWN, match: `^SMTP UNKNOWN: -A LOGIN needs -U \(user\)\n$`},
+		{args: []string{"-A", "LOGIN"}, status: checkers.UNKNOWN, match: `^SMTP UNKNOWN: -A LOGIN needs -U \(user\) \(see --help\)\n$`},
 		{args: []string{"-A", "LOGIN", "-U", "alice"}, status: checkers.UNKNOWN, match: `^SMTP UNKNOWN: -A LOGIN needs a password`},
 		bareRun,
 		// No loopback conversation is as fast as a microsecond.
-		{args: []string{"-w", "0.000001"}, status: checkers.WARNING, match: `^SMTP WARNING: response time \S+ over warning threshold 0\.000001s; .*\| time=` + pd + `;0\.000001;;0 `},
+		{args: []string{"-w", "0.000001"}, status: checkers.WARNING, match: `^SMTP WARNING: response time \S+ over warning threshold 0\.000001s -- .*\| time=` + pd + `;0\.000001;;0 `},
 		bareRun,
 		{args: []string{"-c", "0.000001", "--step-warning", "mail=0.000001"}, status: checkers.CRITICAL, match: `\| time=` + pd + `;;0\.000001;0 .* mail=` + pd + `;0\.000001;;0 `},
 		bareRun,
@@ -89,7 +89,7 @@ func TestRunsDoNotShareOptions(t *testing.T) {
 		bareRun,
 		{args: []string{"-t", "0.5:UNKNOWN", "-F", "probe.example.test"}, status: checkers.OK, match: `^SMTP OK: `},
 		bareRun,
-		{args: []string{"--bogus-option"}, status: checkers.UNKNOWN, match: `^SMTP UNKNOWN: unknown flag .bogus-option.`},
+		{args: []string{"--bogus-option"}, status: checkers.UNKNOWN, match: `^SMTP UNKNOWN: unknown option --bogus-option \(see --help\)`},
 		bareRun,
 	}
 	for i, r := range seq {

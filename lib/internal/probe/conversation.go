@@ -45,14 +45,25 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 	s.clock.enter(StepBanner)
 	banner, err := s.read("waiting for the banner")
 	if err != nil {
-		return err
+		return s.noBannerHint(err)
 	}
 	res.Banner = &banner
 	if banner.Class() != 2 {
 		return s.fail(KindRefused, "server refused the connection at step banner: %s", quoted(banner))
 	}
+	// With implicit TLS, "tls" too ends here: a client must not speak
+	// before the greeting.
+	if set.QuitAfter == StepBanner || set.QuitAfter == StepTLS && set.TLS.Mode == ImplicitTLS {
+		return s.quit(res)
+	}
 
 	s.clock.enter(StepEHLO)
+	if set.Proxy {
+		// A server that took the PROXY header for a command answers it
+		// right after the banner: hello reads that answer as the EHLO
+		// reply and words it, so it is not "out of step" here.
+		s.inSync = false
+	}
 	greet, ext, err := s.hello(set.Proxy)
 	if err != nil {
 		return err
@@ -82,6 +93,9 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 		if err := s.startTLS(ctx, res); err != nil {
 			return err
 		}
+		if set.QuitAfter == StepSTARTTLS || set.QuitAfter == StepTLS {
+			return s.quit(res)
+		}
 		// RFC 3207: forget what was learnt before TLS and greet again.
 		s.clock.enter(StepEHLO)
 		if greet, ext, err = s.hello(false); err != nil {
@@ -89,6 +103,9 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 		}
 	}
 	res.Greeting = &greet
+	if set.QuitAfter == StepEHLO {
+		return s.quit(res)
+	}
 
 	if set.Auth.Mech != "" {
 		if err := s.authOffered(ext); err != nil {
@@ -98,6 +115,9 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 		if err := s.authenticate(); err != nil {
 			return err
 		}
+		if set.QuitAfter == StepAuth {
+			return s.quit(res)
+		}
 	}
 
 	s.clock.enter(StepMail)
@@ -106,13 +126,21 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 		return err
 	}
 	if rep.Class() != 2 {
-		return s.rejected("MAIL FROM", rep)
+		f := s.rejected("MAIL FROM", rep)
+		f.Message = f.Message.append(s.mailHint(rep))
+		return f
+	}
+	if set.QuitAfter == StepMail {
+		return s.quit(res)
 	}
 
 	if len(set.Rcpts)+len(set.RejectRcpts) > 0 {
 		s.clock.enter(StepRcpt)
 		if err := s.recipients(res); err != nil {
 			return err
+		}
+		if set.QuitAfter == StepRcpt {
+			return s.quit(res)
 		}
 	}
 
@@ -135,14 +163,42 @@ func (s *session) converse(ctx context.Context, res *Result) error {
 		return s.rejected("RSET", rep)
 	}
 
+	return s.quit(res)
+}
+
+// quit ends a conversation that went well: QUIT, timed, its reply
+// recorded for the evaluation. Only more than one reply to the command
+// before it ends the conversation here.
+func (s *session) quit(res *Result) error {
 	s.clock.enter(StepQuit)
-	rep, err = s.cmd("QUIT")
+	if f := s.inStep(); f != nil {
+		return f
+	}
+	rep, err := s.cmd("QUIT")
 	if err != nil {
 		res.QuitError = s.ioError(err, "reply to QUIT")
-	} else {
-		res.Quit = &rep
+		return nil
+	}
+	res.Quit = &rep
+	if f := s.inStep(); f != nil {
+		res.QuitError = f
 	}
 	return nil
+}
+
+// mailHint is added to a refused MAIL FROM when the refusal reads like
+// the port's policy rather than the sender: STARTTLS or AUTH wanted first.
+func (s *session) mailHint(rep wire.Reply) string {
+	t := strings.ToLower(rep.Text())
+	switch {
+	case strings.Contains(t, "starttls"):
+		if s.set.TLS.Mode == NoTLS {
+			return " (use -S)"
+		}
+	case s.set.Auth.Mech == "" && (rep.Code == 530 || strings.HasPrefix(t, "5.7.0") || strings.Contains(t, "authenticat")):
+		return " (use -A/-U, or --quit-after ehlo)"
+	}
+	return ""
 }
 
 // refuseCleartextAuth stops before anything is sent when AUTH would go out
@@ -182,19 +238,20 @@ func (s *session) startTLS(ctx context.Context, res *Result) error {
 	if s.set.TLS.Insecure {
 		return nil
 	}
-	if err := tlsverify.Verify(st.PeerCertificates, s.set.TLS.ServerName, s.set.TLS.Roots, s.deps.Now()); err != nil {
+	verified, err := tlsverify.VerifyChain(st.PeerCertificates, s.set.TLS.ServerName, s.set.TLS.Roots, s.deps.Now())
+	if err != nil {
 		if s.set.TLS.Lenient {
 			res.TLS.VerifyError = err
 			return nil
 		}
 		return &Failure{Step: s.clock.current(), Kind: KindVerification, Err: err, Message: msgf("%s", err.Error())}
 	}
-	res.TLS.Verified = true
+	res.TLS.Verified, res.TLS.VerifiedChain = true, verified
 	return nil
 }
 
 // proxyHint is appended to a failed first greeting after a PROXY header.
-const proxyHint = " (sent after a PROXY header: a server that does not expect one reads it as a command and answers it here; check that it accepts PROXY protocol v1, or drop -r)"
+const proxyHint = " (sent after a PROXY header: a server that does not expect one reads it as a command and answers it here: check that it accepts PROXY protocol v1, or drop -r)"
 
 // hello greets with LHLO, or EHLO falling back to HELO on a 5xx. It returns
 // the reply that was accepted and the EHLO extensions (keyword -> params).
@@ -239,7 +296,7 @@ func (s *session) hello(afterProxy bool) (wire.Reply, map[string]string, error) 
 		return helo, nil, err
 	}
 	if helo.Class() != 2 {
-		return helo, nil, s.fail(KindRefused, "EHLO and HELO both refused at step ehlo (an LMTP server? use -L): EHLO: %s; HELO: %s",
+		return helo, nil, s.fail(KindRefused, "EHLO and HELO both refused at step ehlo (an LMTP server? use -L): EHLO: %s, then HELO: %s",
 			quoted(ehlo), quoted(helo))
 	}
 	return helo, map[string]string{}, nil

@@ -26,6 +26,8 @@ func (s *session) dial(ctx context.Context) (conn net.Conn, proxyLine string, er
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
+	s.received = &countingConn{Conn: conn}
+	conn = s.received
 	if s.set.Proxy {
 		h, err := proxyproto.HeaderProxyFromAddrs(1, conn.LocalAddr(), conn.RemoteAddr()).Format()
 		if err == nil {
@@ -75,13 +77,51 @@ func (s *session) handshake(ctx context.Context) (*tls.Conn, error) {
 	tc := tls.Client(s.conn, &tls.Config{
 		ServerName:         s.set.TLS.ServerName,
 		InsecureSkipVerify: true, // verified by tlsverify right after the handshake
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			// Remembered to word a refusal; none is sent.
+			s.certAsked = true
+			return &tls.Certificate{}, nil
+		},
 	})
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if isTimeout(err) {
 			return nil, s.ioError(err, "TLS handshake")
 		}
+		if s.clientCertRefused(err) {
+			return nil, s.clientCertFailure(err)
+		}
+		hint := ""
+		var rh tls.RecordHeaderError
+		if errors.As(err, &rh) && s.set.TLS.Mode == ImplicitTLS {
+			hint = " (the server answered in plaintext: a STARTTLS port? use -S)"
+		}
 		return nil, &Failure{Step: s.clock.current(), Kind: KindTLS, Err: err,
-			Message: msgf("TLS handshake failed: %s", tlsverify.TrimPrefix(err))}
+			Message: msgf("TLS handshake failed: %s%s", tlsverify.TrimPrefix(err), hint)}
 	}
 	return tc, nil
+}
+
+// remoteAlert is the TLS alert the server sent, if err is one.
+func remoteAlert(err error) (string, bool) {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
+		return strings.TrimPrefix(op.Err.Error(), "tls: "), true
+	}
+	return "", false
+}
+
+// clientCertRefused says whether err is the server refusing the handshake
+// for want of a client certificate: TLS 1.3's "certificate required", or
+// an alert after the server asked for one. In TLS 1.3 it arrives with the
+// first read after the handshake.
+func (s *session) clientCertRefused(err error) bool {
+	alert, ok := remoteAlert(err)
+	return ok && (alert == "certificate required" || s.certAsked && (alert == "bad certificate" || alert == "handshake failure"))
+}
+
+func (s *session) clientCertFailure(err error) *Failure {
+	alert, _ := remoteAlert(err)
+	st := s.clock.current()
+	return &Failure{Step: st, Kind: KindTLS, Err: err,
+		Message: msgf("the server demands a client certificate (TLS alert: %s) at step %s", alert, st)}
 }

@@ -1,9 +1,15 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrOutOfStep is the Err of a KindProtocol Failure for more data than one
+// reply to one command: the server's replies are out of step with the
+// commands.
+var ErrOutOfStep = errors.New("replies out of step")
 
 // Kind says what sort of thing ended a conversation.
 type Kind string

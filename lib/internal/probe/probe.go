@@ -74,7 +74,14 @@ type Settings struct {
 	Rcpts       []string // must be accepted
 	RejectRcpts []string // must be refused
 	Commands    []string // -C, in order
-	Verbose     bool     // keep a transcript
+	// QuitAfter ends the conversation with QUIT right after this step
+	// (banner, ehlo, starttls, tls, auth, mail or rcpt); "" runs it all.
+	// With implicit TLS, tls still reads the banner first (a client must
+	// not speak before the greeting); with STARTTLS, tls and starttls are
+	// the same point, after the handshake. ehlo is the last greeting, over
+	// TLS with STARTTLS.
+	QuitAfter Step
+	Verbose   bool // keep a transcript
 	// Timeout is the -t value, for wording a timeout only: the deadline is
 	// the context's.
 	Timeout time.Duration
@@ -97,6 +104,9 @@ type TLSState struct {
 	Cipher   string
 	Chain    []*x509.Certificate // as presented, leaf first
 	Verified bool                // chain and name verified (false with Insecure)
+	// VerifiedChain is the chain verification built, leaf first and the
+	// anchor last; nil unless Verified.
+	VerifiedChain []*x509.Certificate
 	// VerifyError is why the chain or name did not verify (Lenient only).
 	VerifyError error
 }
@@ -138,7 +148,9 @@ type Result struct {
 	Rcpts           []RcptReply
 	Commands        []CommandReply
 	Quit            *wire.Reply
-	QuitError       *Failure // QUIT could not be sent or its reply not read
+	// QuitError: QUIT could not be sent or its reply not read, or (Kind
+	// KindProtocol) more data followed the reply to QUIT.
+	QuitError *Failure
 	// Transcript holds the raw lines of the conversation with -v. AUTH
 	// payloads are already replaced; Secrets lists every form of the
 	// credentials sent, for the renderer to redact anywhere.

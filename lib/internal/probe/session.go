@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/check-smtp/check-smtp/lib/internal/wire"
@@ -25,6 +26,26 @@ type session struct {
 	transcript []string
 	secrets    []string // every credential form sent, redacted from all output
 	inSync     bool     // the last thing that happened was a whole reply read
+	// lastCmd and lastStep are the command whose reply was read last ("" for
+	// the banner) and the step it was read in, for "out of step" messages.
+	lastCmd  string
+	lastStep Step
+	received *countingConn // the connection as dialled, counting what the server sent
+	// certAsked: the server asked for a client certificate in the handshake.
+	certAsked bool
+}
+
+// countingConn counts the bytes read: a banner timeout with nothing at
+// all received reads differently from one that got half a line.
+type countingConn struct {
+	net.Conn
+	n int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *session) attach(conn net.Conn) {
@@ -43,6 +64,12 @@ func (s *session) note(format string, a ...any) {
 // send writes one command line and flushes; shown is what the transcript
 // gets (AUTH payloads are replaced there).
 func (s *session) send(line, shown string) error {
+	if f := s.inStep(); f != nil {
+		return f
+	}
+	if w := firstWord(shown); !strings.HasPrefix(w, "<") && w != "*" { // not an AUTH payload
+		s.lastCmd = w
+	}
 	s.note("C: %s", shown)
 	s.inSync = false
 	s.w.WriteString(line)
@@ -60,8 +87,44 @@ func (s *session) read(doing string) (wire.Reply, error) {
 		return rep, s.ioError(err, doing)
 	}
 	s.inSync = true
+	s.lastStep = s.clock.current()
 	s.clock.replied(rep)
 	return rep, nil
+}
+
+// inStep checks that the server sent one reply to the last command and no
+// more, before the next command goes out (or after the reply to QUIT):
+// data already buffered means the replies are out of step, and every later
+// reply would be read as the answer to the wrong command.
+func (s *session) inStep() *Failure {
+	if !s.inSync || s.r == nil || s.r.Buffered() == 0 {
+		return nil
+	}
+	s.inSync = false // QUIT after this would read the extra data as its reply
+	if s.clock.current() != s.lastStep {
+		s.clock.abandon()
+	}
+	extra, _ := s.r.Peek(s.r.Buffered())
+	line, _, _ := strings.Cut(string(extra), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	after := "the banner"
+	if s.lastCmd != "" {
+		after = "the reply to " + s.lastCmd
+	}
+	return &Failure{Step: s.lastStep, Kind: KindProtocol, Err: ErrOutOfStep,
+		Message: msgf("replies out of step at step %s: more data after %s: %s", s.lastStep, after, server(line))}
+}
+
+// noBannerHint adds a hint to a banner timeout when the server sent
+// nothing at all: a TLS server waits for the ClientHello, so a plaintext
+// or STARTTLS client waits for a greeting that never comes.
+func (s *session) noBannerHint(err error) error {
+	f, ok := err.(*Failure)
+	if !ok || f.Kind != KindTimeout || s.set.TLS.Mode == ImplicitTLS || s.received == nil || s.received.n > 0 {
+		return err
+	}
+	f.Message = f.Message.append(": nothing received, an implicit-TLS port? try -s")
+	return f
 }
 
 // cmd sends a command and reads its reply.
@@ -85,6 +148,8 @@ func (s *session) ioError(err error, doing string) *Failure {
 	switch {
 	case errors.As(err, &f):
 		return f
+	case s.clientCertRefused(err):
+		return s.clientCertFailure(err)
 	case isTimeout(err):
 		return &Failure{Step: st, Kind: KindTimeout, Err: err,
 			Message: msgf("timeout after %ss at step %s (%s)", fmtSeconds(s.set.Timeout.Seconds()), st, doing)}

@@ -100,3 +100,13 @@ func (c *clock) replied(r wire.Reply) {
 		c.steps[c.cur].Reply = &r
 	}
 }
+
+// abandon drops the running step when nothing was read in it yet and it
+// ran for the first time: its command was never sent (the conversation
+// ended before it), and a step that did not run is absent from perfdata.
+func (c *clock) abandon() {
+	if c.cur >= 0 && c.cur == len(c.steps)-1 && c.steps[c.cur].Reply == nil {
+		c.steps = c.steps[:c.cur]
+		c.cur, c.started = -1, time.Time{}
+	}
+}

@@ -5,11 +5,14 @@
 package tlsverify
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,9 +20,10 @@ import (
 // Roots says which certificates anchor a chain: the --cafile roots, if any,
 // and the system trust store.
 type Roots struct {
-	Extra    *x509.CertPool // --cafile; nil: system roots only
-	ExtraPEM []byte         // the same roots as PEM, added to the system pools
-	CertFile string         // SSL_CERT_FILE as read at start-up; "" = the distribution bundles
+	Extra     *x509.CertPool // --cafile; nil: system roots only
+	ExtraPEM  []byte         // the same roots as PEM, added to the system pools
+	ExtraFile string         // the --cafile path, named when it does not anchor a chain
+	CertFile  string         // SSL_CERT_FILE as read at start-up; "" = the distribution bundles
 }
 
 // Reason classifies a verification failure.
@@ -29,7 +33,7 @@ const (
 	Other Reason = iota
 	UnknownAuthority
 	NameMismatch
-	Expired // not valid at the time of the check
+	Expired // a certificate of the chain is not valid at the time of the check
 	NoCertificate
 )
 
@@ -49,42 +53,104 @@ func DaysLeft(cert *x509.Certificate, now time.Time) int {
 	return int(math.Floor(cert.NotAfter.Sub(now).Hours() / 24))
 }
 
-// Verify checks chain (leaf first, as presented) against roots and the leaf
-// against serverName. Expiry is judged elsewhere, so a leaf that has only
-// expired is verified as of just before its NotAfter: the operator gets
-// "expired N days ago" rather than a generic x509 error.
+// Verify is VerifyChain for a caller that needs only the verdict.
 func Verify(chain []*x509.Certificate, serverName string, roots *Roots, now time.Time) error {
+	_, err := VerifyChain(chain, serverName, roots, now)
+	return err
+}
+
+// VerifyChain checks chain (leaf first, as presented) against roots and the
+// leaf against serverName, at now, and returns the chain it built: leaf
+// first, the anchor last. Of several chains it returns the one that stays
+// valid longest, the one a client able to choose would use.
+//
+// The leaf's own expiry is judged elsewhere (the operator gets "expired N
+// days ago", or --ignore-certificate-expiration forgives it), so an
+// expired leaf is verified as if its NotAfter were still ahead. Everything
+// else, the issuers' dates included, is verified at now: an issuer
+// certificate reissued after the leaf expired still verifies, an expired
+// intermediate does not.
+func VerifyChain(chain []*x509.Certificate, serverName string, roots *Roots, now time.Time) ([]*x509.Certificate, error) {
 	if len(chain) == 0 {
-		return &Error{Reason: NoCertificate, Text: "server sent no certificate"}
+		return nil, &Error{Reason: NoCertificate, Text: "server sent no certificate"}
 	}
 	leaf := chain[0]
-	at := now
+	target := leaf
 	if now.After(leaf.NotAfter) {
-		at = leaf.NotAfter.Add(-time.Second)
+		// A copy with a later NotAfter: signatures are checked over the raw
+		// TBSCertificate, which the copy keeps unchanged.
+		c := *leaf
+		c.NotAfter = now.Add(time.Hour)
+		target = &c
 	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
+	var chains [][]*x509.Certificate
 	var err error = x509.UnknownAuthorityError{Cert: leaf} // if no pool loads
 	for _, pool := range roots.pools() {
 		p, perr := pool()
 		if perr != nil || p == nil {
 			continue
 		}
-		_, err = leaf.Verify(x509.VerifyOptions{Roots: p, Intermediates: inter, CurrentTime: at})
+		chains, err = target.Verify(x509.VerifyOptions{Roots: p, Intermediates: inter, CurrentTime: now})
 		var ua x509.UnknownAuthorityError
 		if err == nil || !errors.As(err, &ua) {
 			break // verified, or failed for a reason more roots cannot change
 		}
 	}
 	if err != nil {
-		return describe(err, leaf)
+		return nil, describe(err, chain, roots, now)
 	}
 	if err := leaf.VerifyHostname(serverName); err != nil {
-		return describe(err, leaf)
+		return nil, describe(err, chain, roots, now)
 	}
-	return nil
+	best := longestLived(chains)
+	out := append([]*x509.Certificate{leaf}, best[1:]...)
+	return out, nil
+}
+
+// longestLived picks the chain whose issuers expire last.
+func longestLived(chains [][]*x509.Certificate) []*x509.Certificate {
+	best, bestEnd := chains[0], time.Time{}
+	for _, ch := range chains {
+		end := time.Time{}
+		for i, c := range ch[1:] {
+			if i == 0 || c.NotAfter.Before(end) {
+				end = c.NotAfter
+			}
+		}
+		if end.After(bestEnd) {
+			best, bestEnd = ch, end
+		}
+	}
+	return best
+}
+
+// Role names a certificate by its place in a chain, for messages:
+// "certificate" for the leaf (index 0), "root certificate" for a
+// self-signed one, "intermediate certificate" otherwise.
+func Role(c *x509.Certificate, index int) string {
+	switch {
+	case index == 0:
+		return "certificate"
+	case bytes.Equal(c.RawSubject, c.RawIssuer):
+		return "root certificate"
+	}
+	return "intermediate certificate"
+}
+
+// MinDaysLeft is the fewest days left of any certificate in chain, and the
+// index of that certificate (the first of equals); -1 for an empty chain.
+func MinDaysLeft(chain []*x509.Certificate, now time.Time) (days, index int) {
+	index = -1
+	for i, c := range chain {
+		if d := DaysLeft(c, now); index < 0 || d < days {
+			days, index = d, i
+		}
+	}
+	return days, index
 }
 
 // systemBundles are the single-file root bundles of the common Linux
@@ -136,27 +202,79 @@ func (r *Roots) pools() []func() (*x509.CertPool, error) {
 	return pools
 }
 
-func describe(err error, leaf *x509.Certificate) error {
+func describe(err error, chain []*x509.Certificate, roots *Roots, now time.Time) error {
+	leaf := chain[0]
 	var ua x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var ci x509.CertificateInvalidError
 	switch {
 	case errors.As(err, &ua):
-		return &Error{UnknownAuthority, fmt.Sprintf("certificate signed by unknown authority (issuer %q; use --cafile or -k)", leaf.Issuer.String()), err}
+		// x509 reports an issuer out of its dates as an unknown authority
+		// (the reason is only a hint in its text): name that issuer.
+		if e := issuerOutOfDate(chain, roots, now, err); e != nil {
+			return e
+		}
+		text := fmt.Sprintf("certificate signed by unknown authority (issuer %q): ", leaf.Issuer.String())
+		if roots.ExtraFile != "" {
+			text += fmt.Sprintf("not anchored by --cafile %s or the system roots (use -k to skip verification)", roots.ExtraFile)
+		} else {
+			text += "not anchored by the system roots (use --cafile or -k)"
+		}
+		return &Error{UnknownAuthority, text, err}
 	case errors.As(err, &he):
 		// x509's own wording lists only the IP SANs when the host is an IP
 		// literal ("doesn't contain any IP SANs"): name every name instead.
+		// "Issued for", not "valid for": this certificate failed.
 		names := Names(leaf)
 		if names == "" {
-			return &Error{NameMismatch, fmt.Sprintf("certificate has no subject alternative names (subject %q; its Common Name is not a name to verify), so not valid for %s (use -k)",
+			return &Error{NameMismatch, fmt.Sprintf("certificate has no subject alternative names (subject %q, its Common Name is not a name to verify), so not valid for %s (use -k)",
 				leaf.Subject.String(), he.Host), err}
 		}
-		return &Error{NameMismatch, fmt.Sprintf("certificate is valid for %s, not %s (use --sni=NAME or -k)", names, he.Host), err}
+		return &Error{NameMismatch, fmt.Sprintf("certificate is issued for %s, not %s (use --sni=NAME or -k)", names, he.Host), err}
 	case errors.As(err, &ci) && ci.Reason == x509.Expired:
-		return &Error{Expired, fmt.Sprintf("certificate not valid at this time (NotBefore %s, NotAfter %s)",
-			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)), err}
+		c := ci.Cert
+		if c == nil || bytes.Equal(c.Raw, leaf.Raw) {
+			return &Error{Expired, "certificate " + outOfDate(leaf), err}
+		}
+		// An issuer: one the server sent, or one from the trust store.
+		i := slices.IndexFunc(chain, func(p *x509.Certificate) bool { return bytes.Equal(p.Raw, c.Raw) })
+		if i < 0 {
+			i = len(chain)
+		}
+		return &Error{Expired, fmt.Sprintf("%s %q %s", Role(c, i), c.Subject.String(), outOfDate(c)), err}
 	}
 	return &Error{Other, "certificate not trusted: " + TrimPrefix(err), err}
+}
+
+func outOfDate(c *x509.Certificate) string {
+	return fmt.Sprintf("not valid at this time (NotBefore %s, NotAfter %s)",
+		c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// issuerOutOfDate finds an issuer that is out of its dates at now: one the
+// server sent, or a --cafile root that issued the last one sent.
+func issuerOutOfDate(chain []*x509.Certificate, roots *Roots, now time.Time, err error) error {
+	valid := func(c *x509.Certificate) bool { return !now.Before(c.NotBefore) && !now.After(c.NotAfter) }
+	for i, c := range chain[1:] {
+		if !valid(c) {
+			return &Error{Expired, fmt.Sprintf("%s %q %s", Role(c, i+1), c.Subject.String(), outOfDate(c)), err}
+		}
+	}
+	last := chain[len(chain)-1]
+	for rest := roots.ExtraPEM; len(rest) > 0; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		c, perr := x509.ParseCertificate(b.Bytes)
+		if perr != nil || !bytes.Equal(c.RawSubject, last.RawIssuer) || valid(c) {
+			continue
+		}
+		if last.CheckSignatureFrom(c) == nil {
+			return &Error{Expired, fmt.Sprintf("%s %q from --cafile %s", Role(c, len(chain)), c.Subject.String(), outOfDate(c)), err}
+		}
+	}
+	return nil
 }
 
 // Names lists the DNS and IP subject alternative names, the first few only:
