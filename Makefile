@@ -2,15 +2,27 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/check-smtp/check-smtp/lib.version=$(VERSION)
 
-.PHONY: build test fuzz integration bench clean
+.PHONY: build install test fuzz integration bench clean
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/check-smtp ./check-smtp
 
+# make install [PREFIX=/usr/local] [BINDIR=$(PREFIX)/bin] [DESTDIR=]; for
+# Nagios' plugin directory: make install BINDIR=/usr/lib/nagios/plugins
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+install: build
+	install -d "$(DESTDIR)$(BINDIR)"
+	install -m 0755 bin/check-smtp "$(DESTDIR)$(BINDIR)/check-smtp"
+
+# The race detector needs cgo and a C compiler: without them the tests run
+# without -race (and say so) instead of failing on a Go-only machine.
+RACE := $(shell [ "$$(go env CGO_ENABLED 2>/dev/null)" = 1 ] && command -v "$$(go env CC 2>/dev/null)" >/dev/null 2>&1 && echo -race)
 test:
 	go vet ./...
 	test -z "$$(gofmt -l check-smtp lib)"
-	go test -race -count=1 ./...
+	@[ -n "$(RACE)" ] || echo "make test: no C compiler (or CGO_ENABLED=0): running the tests without -race"
+	go test $(RACE) -count=1 ./...
 
 clean:
 	rm -rf bin
