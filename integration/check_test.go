@@ -61,7 +61,7 @@ func checkCases() []checkCase {
 		{name: "postfix/starttls-wrong-sni", server: "POSTFIX", args: a("-p", "${POSTFIX_SMTP}", "-S", "--cafile", "${CA}", "--sni=mail.elsewhere.example"),
 			code: 2, line: `^SMTP CRITICAL: .*mail\.elsewhere\.example`},
 		{name: "postfix/cert-days-ok", server: "POSTFIX", args: a("-p", "${POSTFIX_SMTP}", "-S", "--cafile", "${CA}", "-D", "30,10"),
-			code: 0, line: `^SMTP OK: .*certificate valid 8[0-9][0-9] days`, labels: fields(starttlsSteps)},
+			code: 0, line: `^SMTP OK: .*certificate expires in 8[0-9][0-9] days`, labels: fields(starttlsSteps)},
 		{name: "postfix/cert-days-warning", server: "POSTFIX", args: a("-p", "${POSTFIX_SOON}", "-S", "--cafile", "${CA}", "-D", "30,10"),
 			code: 1, line: `^SMTP WARNING: .*certificate expires in (19|20) days`, labels: fields(starttlsSteps)},
 		{name: "postfix/cert-days-critical", server: "POSTFIX", args: a("-p", "${POSTFIX_SOON}", "-S", "--cafile", "${CA}", "-D", "30,25"),
