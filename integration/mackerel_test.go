@@ -123,7 +123,7 @@ func TestMackerelAgent(t *testing.T) {
 		name, status, line string
 		perfdata           bool
 	}{
-		{"smtp", "OK", `^SMTP OK: .*TLS ?v?1\.[23].* \| time=[0-9.]+s.* cert_days=[0-9]+;30:;10:$`, true},
+		{"smtp", "OK", `^SMTP OK: .*TLS ?v?1\.[23].* \| time=[0-9.]+s.* cert_days=[0-9]+;30:;10: chain_days=[0-9]+;30:;10:$`, true},
 		{"smtp_submission", "OK", `^SMTP OK: `, false},
 		{"smtp_verbose", "OK", `^SMTP OK: .* \| time=`, true},
 		{"smtp_cert_soon", "WARNING", `^SMTP WARNING: .*certificate expires in (19|20) days`, false},
