@@ -218,6 +218,16 @@ func (e *earlyExit) Error() string { return e.text }
 // parseArgs turns argv into a validated config, reading the ini file of
 // --extra-opts, the password file and the CA file on the way.
 func parseArgs(args []string, env environ) (*config, error) {
+	cfg, err := parseArgsRaw(args, env)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		// An option value echoed may hold ';', which Nagios rewrites.
+		ue.msg = noSemicolons(ue.msg)
+	}
+	return cfg, err
+}
+
+func parseArgsRaw(args []string, env environ) (*config, error) {
 	opts := &options{}
 	p := flags.NewNamedParser("check-smtp", flags.HelpFlag|flags.PassDoubleDash)
 	if _, err := p.AddGroup("Options", "", opts); err != nil {
@@ -331,7 +341,7 @@ func (o *options) config(env environ) (*config, error) {
 		if o.IPv6 && ip.To4() != nil {
 			return nil, usageHelpf("-6 given but host %s is an IPv4 address", tg.Host)
 		}
-	} else if strings.ContainsAny(tg.Host, " \t\r\n/[]") {
+	} else if strings.ContainsAny(tg.Host, " \t\r\n/[];,|\"'<>()\\") {
 		return nil, usageHelpf("-H %q is not a host name, an IP address or an absolute socket path", tg.Host)
 	}
 	if !tg.UnixSocket && o.IPv4 {
@@ -697,7 +707,11 @@ func flagsError(p *flags.Parser, err error) error {
 		if strings.HasPrefix(inner, "-p ") {
 			return usagef("%s", inner)
 		}
-		return usageHelpf("%s: not a valid value, want %s", optionNames(name), optionExample(p, name))
+		value := ""
+		if _, v, ok := strings.Cut(inner, `parsing "`); ok {
+			value, _, _ = strings.Cut(v, `"`)
+		}
+		return usageHelpf("%s %q: want a whole number: %s", optionNames(name), value, optionExample(p, name))
 	}
 	return usageHelpf("%s", ferr.Message)
 }
