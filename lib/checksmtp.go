@@ -104,7 +104,7 @@ func execute(env environ, args []string) (o outcome) {
 			w := report.Finding{Status: checkers.WARNING, Text: "cannot write --prometheus-textfile: " + err.Error()}
 			rep.Findings = append([]report.Finding{w}, rep.Findings...)
 			rep.Status = report.Worst(rep.Status, checkers.WARNING)
-			rep.Message = w.Text + domainSep + rep.Message
+			rep.Message = noSemicolons(w.Text) + findingSep + rep.Message
 		}
 	}
 	o.rep = rep

@@ -134,7 +134,7 @@ func TestDomainTargetsCounted(t *testing.T) {
 		l := newDomainLab(t)
 		ip1, ip2 := l.mx("mx1.one.test", "mx1.one.test"), l.down()
 		l.dns.Add("one.test. MX 10 mx1.one.test.", "one.test. MX 20 mx2.one.test.", "mx1.one.test. A "+ip1, "mx2.one.test. A "+ip2)
-		l.expect(checkers.WARNING, `^SMTP WARNING: one\.test: mail is still delivered, but 1 MX address of 2 failed \(counted as WARNING\): mx2\.one\.test \[`+regexp.QuoteMeta(ip2)+`\], mx2\.one\.test \[`+regexp.QuoteMeta(ip2)+`\]: connection refused`, "-M", "one.test")
+		l.expect(checkers.WARNING, `^SMTP WARNING: one\.test: mail is still delivered, but 1 MX address of 2 failed \(counted as WARNING\): mx2\.one\.test \[`+regexp.QuoteMeta(ip2)+`\] -- mx2\.one\.test \[`+regexp.QuoteMeta(ip2)+`\]: connection refused`, "-M", "one.test")
 	})
 	t.Run("--mx-strict: the worst target as is", func(t *testing.T) {
 		t.Parallel()
@@ -147,7 +147,7 @@ func TestDomainTargetsCounted(t *testing.T) {
 		t.Parallel()
 		l := newDomainLab(t)
 		l.dns.Add("down.test. MX 10 mx1.down.test.", "mx1.down.test. A "+l.down(), "mx1.down.test. AAAA ::1")
-		l.expect(checkers.CRITICAL, `^SMTP CRITICAL: down\.test: no MX accepts mail, mx1\.down\.test \[127\.\S+\]: connection refused.* \| time=\S+ mx_addresses=2;;;0 mx_failed=2;;;0`, "-M", "down.test")
+		l.expect(checkers.CRITICAL, `^SMTP CRITICAL: down\.test: no MX accepts mail -- mx1\.down\.test \[127\.\S+\]: connection refused.* \| time=\S+ mx_addresses=2;;;0 mx_failed=2;;;0`, "-M", "down.test")
 	})
 	t.Run("-4 restricts targets to IPv4", func(t *testing.T) {
 		t.Parallel()
@@ -210,7 +210,7 @@ func TestDomainSTARTTLSAndCertificates(t *testing.T) {
 		t.Parallel()
 		l := newDomainLab(t)
 		l.dns.Add("plain.test. MX 10 mx.plain.test.", "mx.plain.test. A "+l.mx("mx.plain.test", "-"))
-		l.expect(checkers.CRITICAL, `^SMTP CRITICAL: plain\.test: no MX accepts mail, mx\.plain\.test \[\S+\]: STARTTLS not offered`, "-M", "plain.test", "-S")
+		l.expect(checkers.CRITICAL, `^SMTP CRITICAL: plain\.test: no MX accepts mail -- mx\.plain\.test \[\S+\]: STARTTLS not offered`, "-M", "plain.test", "-S")
 	})
 	t.Run("wrong-name certificate without a policy: WARNING, -k silences it", func(t *testing.T) {
 		t.Parallel()
@@ -268,7 +268,7 @@ func TestDomainMTASTS(t *testing.T) {
 		extra   []string
 	}{
 		{"enforce and a valid certificate", "mx.sts.test", enforce, checkers.OK, `^SMTP OK: sts\.test: 1 of 1 MX addresses OK, MTA-STS enforce`, nil},
-		{"enforce and a wrong-name certificate: the target fails", "other.test", enforce, checkers.CRITICAL, `^SMTP CRITICAL: sts\.test: no MX accepts mail, mx\.sts\.test \[\S+\]: certificate is (valid|issued) for other\.test.*MTA-STS mode enforce requires a valid certificate`, nil},
+		{"enforce and a wrong-name certificate: the target fails", "other.test", enforce, checkers.CRITICAL, `^SMTP CRITICAL: sts\.test: no MX accepts mail -- mx\.sts\.test \[\S+\]: certificate is (valid|issued) for other\.test.*MTA-STS mode enforce requires a valid certificate`, nil},
 		{"testing and a wrong-name certificate: WARNING", "other.test", strings.Replace(enforce, "enforce", "testing", 1), checkers.WARNING, `MTA-STS mode testing requires a valid certificate`, nil},
 		{"enforce, MX not covered", "mx.sts.test", strings.Replace(enforce, "mx: mx.sts.test", "mx: *.elsewhere.test", 1), checkers.CRITICAL, `mx\.sts\.test is not covered by the MTA-STS policy \(mode enforce, mx \*\.elsewhere\.test\)`, nil},
 		{"-k never rescues an enforce violation", "other.test", enforce, checkers.CRITICAL, `MTA-STS mode enforce requires a valid certificate`, []string{"-k"}},

@@ -13,12 +13,11 @@ import (
 	"github.com/check-smtp/check-smtp/lib/internal/mtasts"
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
 	"github.com/check-smtp/check-smtp/lib/internal/report"
+	"github.com/check-smtp/check-smtp/lib/internal/text"
 	"github.com/check-smtp/check-smtp/lib/internal/tlsrpt"
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
 
-// domainSep separates findings on the status line in domain mode.
-const domainSep = ", "
 
 // evaluateDomain turns what domain mode gathered into states: each target's
 // own, then the domain's (SPEC Part 2, "State of one target" and "Domain
@@ -142,15 +141,17 @@ func evaluateDomain(cfg *config, res *domain.Result) *report.Report {
 	}
 	rep.Status = status
 	rep.Findings = fs
-	rep.Message = d.display + ": " + strings.Join(parts, domainSep)
 	for _, t := range targets {
-		rep.LongOutput = append(rep.LongOutput, targetLine(t))
 		if t.Result != nil {
 			rep.Secrets = append(rep.Secrets, t.Result.Secrets...)
 		}
 	}
+	rep.Message = noSemicolons(text.Redact(d.display+": "+strings.Join(parts, findingSep), rep.Secrets))
+	for _, t := range targets {
+		rep.LongOutput = append(rep.LongOutput, noSemicolons(targetLine(t)))
+	}
 	for _, f := range fs {
-		rep.LongOutput = append(rep.LongOutput, f.Status.String()+": "+f.Text)
+		rep.LongOutput = append(rep.LongOutput, noSemicolons(f.Status.String()+": "+f.Text))
 	}
 	rep.Perfdata = domainPerfdata(cfg, res, targets, failed)
 	return rep
