@@ -18,7 +18,6 @@ import (
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
 
-
 // evaluateDomain turns what domain mode gathered into states: each target's
 // own, then the domain's (SPEC Part 2, "State of one target" and "Domain
 // state").
