@@ -26,6 +26,7 @@ func TestFileReader(t *testing.T) {
 		{"prefix-then-other", append(append([]byte{}, bundle[:150<<10]...), other...), false},
 		{"bundle-and-more", append(append([]byte{}, bundle...), "more"...), false},
 		{"truncated-copy", bundle[:100<<10], false},
+		{"chunk-sized-prefix", bundle[:128<<10], false},
 		{"large-other", other, false},
 		{"empty", nil, false},
 		{"one-byte-off", append(append([]byte{}, bundle[:len(bundle)-1]...), bundle[len(bundle)-1]^1), false},

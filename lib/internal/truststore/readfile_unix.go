@@ -81,6 +81,11 @@ func (r *fileReader) read(path string, bundle []byte) []byte {
 	switch {
 	case bundle != nil && bytes.Equal(content, bundle[matched:]):
 		return nil
+	case matched > 0 && bytes.HasPrefix(bundle[matched:], content):
+		// A prefix of the bundle (which is never written), like the
+		// system bundle when SSL_CERT_FILE is a copy with roots appended.
+		n := matched + len(content)
+		return bundle[:n:n]
 	case matched > 0:
 		return append(bundle[:matched:matched], content...)
 	}
