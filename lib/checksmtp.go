@@ -96,7 +96,13 @@ func execute(env environ, args []string) (o outcome) {
 		if cfg.dns != nil {
 			dialer = dnsDialer{dns: cfg.dns, base: env.dialer}
 		}
-		rep = evaluate(cfg, probe.Run(ctx, cfg.target, cfg.conv, probe.Deps{Dialer: dialer, Now: env.now}))
+		var extra []report.Finding
+		if cfg.singleDANE != nil {
+			if f := prepareDANE(ctx, cfg); f != nil {
+				extra = append(extra, *f)
+			}
+		}
+		rep = evaluate(cfg, probe.Run(ctx, cfg.target, cfg.conv, probe.Deps{Dialer: dialer, Now: env.now}), extra...)
 	}
 	if f := cfg.out.textfile; f != "" {
 		if err := output.WriteTextfile(f, output.Prometheus(rep)); err != nil {

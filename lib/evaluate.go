@@ -29,7 +29,7 @@ func noSemicolons(s string) string { return strings.ReplaceAll(s, ";", ",") }
 // evaluate is the one place where what the probe saw becomes states: it
 // returns the report whose message leads with the worst finding and ends
 // with the summary of the conversation.
-func evaluate(cfg *config, res *probe.Result) *report.Report {
+func evaluate(cfg *config, res *probe.Result, extra ...report.Finding) *report.Report {
 	j := &cfg.judge
 	quote := func(s string) string { return noSemicolons(text.Quote(s, res.Secrets)) }
 	var fs []report.Finding
@@ -42,6 +42,8 @@ func evaluate(cfg *config, res *probe.Result) *report.Report {
 		fs = append(fs, report.Finding{Status: failureState(j, fatal), Text: fatal.Message.Render(quote)})
 	}
 	fs = append(fs, certFindings(j, res)...)
+	fs = append(fs, extra...)
+	fs = append(fs, daneFindings(cfg, res)...)
 	switch {
 	case j.expect == "" || res.Banner == nil || strings.Contains(res.Banner.String(), j.expect):
 	case res.Greeting != nil && !strings.Contains(res.Greeting.String(), j.expect):
@@ -102,6 +104,9 @@ func evaluate(cfg *config, res *probe.Result) *report.Report {
 		status = to
 	}
 	tg := report.Target{Host: res.Target.Host, Port: res.Target.Port, Status: status, Findings: fs, Result: res}
+	if cfg.singleDANE != nil {
+		tg.DANE = singleDANEState(cfg.singleDANE, res)
+	}
 	if res.Peer != nil {
 		tg.Address = res.Peer.String()
 	}
@@ -175,7 +180,7 @@ func certFindings(j *judgement, res *probe.Result) []report.Finding {
 	now := res.Started
 	var fs []report.Finding
 	leafExpired := now.After(leaf.NotAfter)
-	if leafExpired && !j.ignoreExpiry {
+	if leafExpired && !j.ignoreExpiry && !daneEEMatched(res) {
 		ago := int(math.Floor(now.Sub(leaf.NotAfter).Hours() / 24))
 		fs = append(fs, report.Finding{Status: checkers.CRITICAL,
 			Text: fmt.Sprintf("certificate expired %d days ago (NotAfter %s)", ago, leaf.NotAfter.UTC().Format(time.RFC3339))})

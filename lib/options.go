@@ -155,6 +155,8 @@ type config struct {
 	timeout time.Duration // the -t deadline, counted from the start of run
 	dns     *dnsx.Client  // --dns-server, or always in domain mode
 	domain  *domainOptions
+	// singleDANE is --dane with -H.
+	singleDANE *singleDANE
 }
 
 // judgement is everything evaluation needs beyond the probe's result.
@@ -783,7 +785,8 @@ func (o *options) singleServerRules(p *flags.Parser) error {
 	}{
 		{"certificate", "-D"}, {"cafile", "--cafile"}, {"ca-file", "--ca-file"}, {"sni", "--sni"},
 		{"insecure", "-k (--insecure)"}, {"no-check-certificate", "--no-check-certificate"},
-		{"ignore-certificate-expiration", "--ignore-certificate-expiration"},
+		{"ignore-certificate-expiration", "--ignore-certificate-expiration"}, {"dane", "--dane"},
+		{"dane-rollover", "--dane-rollover"},
 	} {
 		if !tlsOn && given(c.long) {
 			return usageHelpf("%s needs -s or -S: it only means something with TLS", c.name)

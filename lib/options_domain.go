@@ -1,6 +1,8 @@
 package checksmtp
 
 import (
+	"net"
+
 	"github.com/check-smtp/check-smtp/lib/internal/dnsx"
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
 )
@@ -57,7 +59,7 @@ func (o *options) domainConflicts() error {
 // dnsConfig makes the resolver (the environment's files are read here, once)
 // and, with -M, the domain-mode configuration.
 func (o *options) dnsConfig(c *config, env environ) error {
-	if o.MX == "" && len(o.DNSServer) == 0 {
+	if o.MX == "" && len(o.DNSServer) == 0 && !o.DANE {
 		if o.DNSTrustAD {
 			return usagef("--dns-trust-ad needs --dns-server or -M")
 		}
@@ -72,15 +74,21 @@ func (o *options) dnsConfig(c *config, env environ) error {
 		return usagef("--dns-server: %v", err)
 	}
 	c.dns = cl
+	if o.DANE && !cl.TrustsAD() {
+		return usagef("--dane needs a resolver whose DNSSEC answers can be trusted: %v is not on a loopback address (run a validating resolver such as unbound on 127.0.0.1 and use --dns-server 127.0.0.1, or --dns-trust-ad if the path to it is secure)", cl.Servers())
+	}
 	if o.MX == "" {
+		if o.DANE {
+			if c.target.UnixSocket || net.ParseIP(c.target.Host) != nil {
+				return usageHelpf("--dane needs -H to be a host name: the TLSA records are at _PORT._tcp.HOST")
+			}
+			c.singleDANE = &singleDANE{rollover: o.DANERollover}
+		}
 		return nil
 	}
 	name, err := dnsx.ToASCII(o.MX)
 	if err != nil {
 		return usagef("-M %q: %v", o.MX, err)
-	}
-	if o.DANE && !cl.TrustsAD() {
-		return usagef("--dane needs a resolver whose DNSSEC answers can be trusted: %v is not on a loopback address (run a validating resolver such as unbound on 127.0.0.1 and use --dns-server 127.0.0.1, or --dns-trust-ad if the path to it is secure)", cl.Servers())
 	}
 	d := &domainOptions{name: name, display: o.MX, strict: o.MXStrict, parallel: o.Parallel,
 		mtaSTS: !o.NoMTASTS, mtaSTSRequired: o.MTASTSRequired, tlsrptRequired: o.TLSRPTRequired,
@@ -95,4 +103,11 @@ func (o *options) dnsConfig(c *config, env environ) error {
 	c.conv.TLS.Lenient = true
 	c.conv.TLS.Insecure = false
 	return nil
+}
+
+// singleDANE is --dane in single-server mode: TLSA at _PORT._tcp.HOST must
+// be DNSSEC-secure and match.
+type singleDANE struct {
+	rollover bool
+	state    string // set by prepareDANE when DANE could not be judged: error, insecure, none
 }

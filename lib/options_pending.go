@@ -7,8 +7,8 @@ import "github.com/check-smtp/check-smtp/lib/internal/output"
 // less than asked.
 func (o *options) pendingOptions() error {
 	switch {
-	case o.MX == "" && (o.DANE || o.DANERollover):
-		return usagef("DANE in single-server mode is not available in this build (use -M DOMAIN)")
+	case o.MX == "" && o.DANERollover && !o.DANE:
+		return usageHelpf("--dane-rollover needs --dane (or -M DOMAIN)")
 	case o.Format != "plugin" && o.Format != "json" && o.Format != "prometheus" && o.Format != "mackerel":
 		return usagef("--format %q: want plugin, json, prometheus or mackerel, e.g. --format json", o.Format)
 	}

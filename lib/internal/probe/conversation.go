@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/check-smtp/check-smtp/lib/internal/dane"
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 	"github.com/check-smtp/check-smtp/lib/internal/wire"
 )
@@ -234,6 +235,20 @@ func (s *session) startTLS(ctx context.Context, res *Result) error {
 	}
 	if len(st.PeerCertificates) == 0 {
 		return s.fail(KindVerification, "server sent no certificate")
+	}
+	if d := s.set.TLS.DANE; d != nil {
+		v := dane.Verify(d.Records, st.PeerCertificates, d.Host, s.deps.Now())
+		res.TLS.DANE = &v
+		switch v.Result {
+		case dane.Match:
+			// RFC 7672 3.1: the match authenticates the server, PKIX is
+			// not judged (nor, for DANE-EE, the name and dates).
+			return nil
+		case dane.Mismatch:
+			return &Failure{Step: s.clock.current(), Kind: KindVerification, Message: msgf("%s", v.Describe(d.Port, d.Host))}
+		}
+		// Only unusable records: senders fall back to PKIX-less TLS; the
+		// check goes on as without DANE.
 	}
 	if s.set.TLS.Insecure {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/check-smtp/check-smtp/lib/internal/dane"
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 	"github.com/check-smtp/check-smtp/lib/internal/wire"
 )
@@ -54,7 +55,18 @@ type TLSPolicy struct {
 	// goes on: in domain mode a sender without a policy delivers anyway, so
 	// the evaluation decides what the failure means.
 	Lenient bool
+	// DANE, when set, authenticates the server by its TLSA records (RFC
+	// 7672) instead of PKIX: a match is enough, a mismatch ends the
+	// conversation, only unusable records leave PKIX to decide.
+	DANE *DANEPolicy
 	Roots   *tlsverify.Roots
+}
+
+// DANEPolicy is the DNSSEC-secure TLSA RRset of the server.
+type DANEPolicy struct {
+	Records []dane.Record
+	Host    string // the TLSA base domain: the server's name
+	Port    int
 }
 
 // Auth is the AUTH step; Mech "" means none.
@@ -109,6 +121,8 @@ type TLSState struct {
 	VerifiedChain []*x509.Certificate
 	// VerifyError is why the chain or name did not verify (Lenient only).
 	VerifyError error
+	// DANE is the verdict of TLSPolicy.DANE's records on the chain.
+	DANE *dane.Verdict
 }
 
 // Leaf is the server's certificate, or nil.
