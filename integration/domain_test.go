@@ -49,3 +49,30 @@ func TestDomainModeRealServers(t *testing.T) {
 		})
 	}
 }
+
+// --dane with -H: the TLSA records of one host, through the validating
+// resolver, against the real Postfix that serves it.
+func TestSingleServerDANERealServers(t *testing.T) {
+	requireDNS(t)
+	base := []string{"-S", "--dane", "--dns-server", srv["DNS_RESOLVER"], "--cafile", srv["DNS_CA"], "-t", "20"}
+	for _, tc := range []struct {
+		host    string
+		code    int
+		pattern string
+	}{
+		{"mx.dane-ok.test", 0, `^SMTP OK: DANE-EE 3 1 1 matches`},
+		{"mx.dane-roll.test", 0, `^SMTP OK: DANE-EE 3 1 1 matches`},
+		{"mx.dane-bad.test", 2, `^SMTP CRITICAL: no TLSA record matches the certificate \(certificate renewed without updating TLSA\?\)`},
+		{"mx.dane-ta.test", 0, `^SMTP OK: DANE-TA 2 1 1 matches`},
+		{"mx.dane-bogus.test", 2, `TLSA lookup of _25\._tcp\.mx\.dane-bogus\.test failed, DANE senders defer`},
+		{"mx1.good.test", 2, `DANE required but the TLSA answer for _25\._tcp\.mx1\.good\.test is not DNSSEC-signed`},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			r := runCheck(t, nil, append([]string{"-H", tc.host}, base...)...)
+			if r.code != tc.code || !regexp.MustCompile(tc.pattern).MatchString(r.stdout) {
+				t.Errorf("%s: exit %d (want %d), want %q:\n%s", shellQuote(r.args), r.code, tc.code, tc.pattern, r.stdout)
+			}
+			checkPluginContract(t, r)
+		})
+	}
+}
