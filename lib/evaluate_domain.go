@@ -374,7 +374,11 @@ func daneJudgement(d *domainOptions, h domain.Host, t *domain.Target, out *repor
 		add(checkers.CRITICAL, "%s", v.Describe(t.Probe.Target.Port, h.Name))
 	case dane.Unusable:
 		out.DANE.State = "unusable"
-		add(checkers.WARNING, "only unusable TLSA records (senders fall back to unauthenticated TLS): %s", strings.Join(v.Ignored, ", "))
+		st := checkers.WARNING
+		if d.daneRequired {
+			st = checkers.CRITICAL
+		}
+		add(st, "only unusable TLSA records (senders fall back to unauthenticated TLS): %s", strings.Join(v.Ignored, ", "))
 	default:
 		out.DANE.State = "none"
 	}
