@@ -1,11 +1,3 @@
-// TODO(integrator): drop this constraint once integration/go.mod lists the
-// module mackerel-agent's metrics package needs (run, in integration/:
-// go get github.com/mackerelio/mackerel-agent/metrics@v0.87.0, which adds
-// github.com/mackerelio/go-osstat v0.2.7). Until then the file builds only
-// with -tags mackerelmetrics, so the rest of the module still builds.
-
-//go:build mackerelmetrics
-
 package integration
 
 import (
@@ -15,9 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +33,19 @@ const metricPluginScript = `if [ -n "$MACKEREL_AGENT_PLUGIN_META" ]; then exec c
 exec cat "$1"
 `
 
+// recordScript runs the command after its first argument (a directory) and
+// passes its stdout, stderr and exit code on, keeping a copy of each and of
+// the MACKEREL_AGENT_PLUGIN_META the agent set, as meta.* for the graph
+// definitions run and values.* for the values run.
+const recordScript = `dir=$1; shift
+kind=values; [ -n "$MACKEREL_AGENT_PLUGIN_META" ] && kind=meta
+printf '%s' "${MACKEREL_AGENT_PLUGIN_META-unset}" >"$dir/$kind.env"
+"$@" >"$dir/$kind.out" 2>"$dir/$kind.err"; rc=$?
+echo "$rc" >"$dir/$kind.rc"
+cat "$dir/$kind.out"; cat "$dir/$kind.err" >&2
+exit "$rc"
+`
+
 type postedGraphDef struct {
 	Name        string `json:"name"`
 	DisplayName string `json:"displayName"`
@@ -51,14 +56,62 @@ type postedGraphDef struct {
 	} `json:"metrics"`
 }
 
-// TestMackerelMetricPlugin feeds the mackerel renderer's output to
+// binaryMetricCase is a [plugin.metrics.*] entry that runs the real binary.
+type binaryMetricCase struct {
+	dns     bool     // needs dns.sh's stage
+	server  string   // needs this server of servers.sh ("" for none)
+	prefix  string   // --metric-key-prefix
+	names   []string // every metric the run prints, without the prefix
+	success float64  // <prefix>.probe.success
+	// certDays are the metrics holding certificate days: the test
+	// certificates are valid 825 days from servers.sh start.
+	certDays []string
+}
+
+// mackerelKey is the <key> of <prefix>.mx.<key>.* (SPEC Part 4).
+func mackerelKey(mx, address string) string {
+	return regexp.MustCompile(`[^-a-zA-Z0-9_]`).ReplaceAllString(mx+"_"+address, "_")
+}
+
+func binaryMetricCases() map[string]binaryMetricCase {
+	good1 := "mx." + mackerelKey("mx1.good.test", srv["DNS_ADDR_MX1_GOOD_TEST"])
+	good2 := "mx." + mackerelKey("mx2.good.test", srv["DNS_ADDR_MX2_GOOD_TEST"])
+	down1 := "mx." + mackerelKey("mx1.onedown.test", srv["DNS_ADDR_MX1_ONEDOWN_TEST"])
+	down2 := "mx." + mackerelKey("mx2.onedown.test", srv["DNS_ADDR_MX2_ONEDOWN_TEST"])
+	return map[string]binaryMetricCase{
+		"smtp_binary_single": {server: "POSTFIX", prefix: "smtp", success: 1,
+			names: []string{"time.total", "time.connect", "time.banner", "time.ehlo", "time.starttls", "time.tls",
+				"time.mail", "time.rset", "time.quit", "cert.days_left", "probe.success"},
+			certDays: []string{"cert.days_left"}},
+		"smtp_binary_closed": {prefix: "smtp", success: 0,
+			names: []string{"time.total", "time.connect", "probe.success"}},
+		"smtp_binary_domain": {dns: true, prefix: "smtp", success: 1,
+			names: []string{"time.total", "cert.days_left", "probe.success",
+				good1 + ".total", good1 + ".cert_days", good2 + ".total", good2 + ".cert_days"},
+			certDays: []string{"cert.days_left", good1 + ".cert_days", good2 + ".cert_days"}},
+		// One address of two down: WARNING, so success stays 1; the down
+		// address has a time and no certificate.
+		"smtp_binary_domain_prefix": {dns: true, prefix: "mail", success: 1,
+			names: []string{"time.total", "cert.days_left", "probe.success",
+				down1 + ".total", down1 + ".cert_days", down2 + ".total"},
+			certDays: []string{"cert.days_left", down1 + ".cert_days"}},
+	}
+}
+
+// mackerelValueLine is one metric-plugin value line: name, value, epoch.
+var mackerelValueLine = regexp.MustCompile(`^([-a-zA-Z0-9_.]+)\t(-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)\t([0-9]+)$`)
+
+// TestMackerelMetricPlugin feeds check-smtp's mackerel output to
 // mackerel-agent v0.87.0's own metric-plugin code: config.LoadConfig reads
-// the [plugin.metrics.*] blocks, metrics.NewPluginGenerator runs them,
-// Generate parses every value line (with use_plugin_timestamp, so the epoch
-// is parsed and checked too) and PrepareGraphDefs reads the graph
-// definitions, which mackerel.API.CreateGraphDefs then posts to a loopback
-// stand-in of the Mackerel API that applies the API's naming rules. Every
-// metric posted must belong to a posted graph definition.
+// the [plugin.metrics.*] blocks of testdata/mackerel-metrics.conf,
+// metrics.NewPluginGenerator runs them, Generate parses every value line
+// (with use_plugin_timestamp, so the epoch is parsed and checked too) and
+// PrepareGraphDefs reads the graph definitions, which
+// mackerel.API.CreateGraphDefs then posts to a loopback stand-in of the
+// Mackerel API that applies the API's naming rules. Every metric kept must
+// belong to a posted graph definition. The entries run the renderer's
+// fixtures and the real binary, single-server against Postfix and a closed
+// port, and in domain mode against dns.sh's good.test and onedown.test.
 func TestMackerelMetricPlugin(t *testing.T) {
 	dir := t.TempDir()
 	fixtures := filepath.Join("..", "lib", "internal", "output", "testdata")
@@ -86,15 +139,28 @@ func TestMackerelMetricPlugin(t *testing.T) {
 		}
 	}
 	script := filepath.Join(dir, "plugin.sh")
-	if err := os.WriteFile(script, []byte(metricPluginScript), 0o755); err != nil {
-		t.Fatal(err)
+	record := filepath.Join(dir, "record.sh")
+	for p, s := range map[string]string{script: metricPluginScript, record: recordScript} {
+		if err := os.WriteFile(p, []byte(s), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	binCases := binaryMetricCases()
+	replace := []string{"@SH@", "/bin/sh", "@PLUGIN@", script, "@RECORD@", record,
+		"@SINGLE@", files["SINGLE"], "@DOMAIN@", files["DOMAIN"], "@META@", files["META"],
+		"@BIN@", bin, "@CA@", srv["CA"], "@PORT_POSTFIX_SMTP@", srv["POSTFIX_SMTP"], "@PORT_CLOSED@", srv["CLOSED_PORT"],
+		"@DNS_RESOLVER@", srv["DNS_RESOLVER"], "@DNS_CA@", srv["DNS_CA"]}
+	recDirs := map[string]string{}
+	for name := range binCases {
+		recDirs[name] = filepath.Join(dir, name)
+		mustMkdir(t, recDirs[name])
+		replace = append(replace, "@REC_"+strings.ToUpper(strings.TrimPrefix(name, "smtp_"))+"@", recDirs[name])
 	}
 	tmpl, err := os.ReadFile(filepath.Join("testdata", "mackerel-metrics.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := strings.NewReplacer("@SH@", "/bin/sh", "@PLUGIN@", script, "@SINGLE@", files["SINGLE"], "@DOMAIN@", files["DOMAIN"],
-		"@META@", files["META"], "@BIN@", bin, "@CA@", srv["CA"], "@PORT_POSTFIX_SMTP@", srv["POSTFIX_SMTP"]).Replace(string(tmpl))
+	conf := strings.NewReplacer(replace...).Replace(string(tmpl))
 	if m := regexp.MustCompile(`@[A-Z_]+@`).FindString(conf); m != "" {
 		t.Fatalf("placeholder %s left in mackerel-metrics.conf", m)
 	}
@@ -106,18 +172,29 @@ func TestMackerelMetricPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mackerel-agent could not load the config: %v", err)
 	}
+	if len(cfg.MetricPlugins) != len(want)+len(binCases) {
+		t.Errorf("%d [plugin.metrics.*] entries, the test knows %d", len(cfg.MetricPlugins), len(want)+len(binCases))
+	}
 	api, posted := graphDefsStandIn(t)
 
-	for _, name := range []string{"smtp_single", "smtp_domain", "smtp_binary"} {
+	names := make([]string, 0, len(cfg.MetricPlugins))
+	for name := range cfg.MetricPlugins {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			pc, ok := cfg.MetricPlugins[name]
-			if !ok {
-				t.Fatalf("no [plugin.metrics.%s]", name)
+			pc := cfg.MetricPlugins[name]
+			bc, isBinary := binCases[name]
+			if isBinary {
+				if bc.dns {
+					requireDNS(t)
+				}
+				requireServer(t, bc.server)
+			} else if _, ok := want[name]; !ok {
+				t.Fatalf("[plugin.metrics.%s] is not known to the test", name)
 			}
-			if name == "smtp_binary" {
-				requireServer(t, "POSTFIX")
-				skipUnlessMackerelFormat(t)
-			}
+			started := time.Now()
 			g := metrics.NewPluginGenerator(pc)
 			values, err := g.Generate()
 			if err != nil {
@@ -137,15 +214,6 @@ func TestMackerelMetricPlugin(t *testing.T) {
 						t.Errorf("%s: value %v time %v, want %v at %s", metric, got.Value, got.Time, v, now)
 					}
 				}
-			} else {
-				for _, m := range []string{"custom.smtp.time.total", "custom.smtp.probe.success", "custom.smtp.cert.days_left", "custom.smtp.time.tls"} {
-					if _, ok := values[m]; !ok {
-						t.Errorf("the binary's output lacks %s: %v", m, values)
-					}
-				}
-				if v := values["custom.smtp.probe.success"]; v.Value != 1 {
-					t.Errorf("probe.success %v against Postfix", v.Value)
-				}
 			}
 
 			defs, err := g.PrepareGraphDefs()
@@ -155,11 +223,21 @@ func TestMackerelMetricPlugin(t *testing.T) {
 			if len(defs) == 0 {
 				t.Fatal("no graph definitions")
 			}
+			if isBinary {
+				checkBinaryMetrics(t, recDirs[name], bc, values, started)
+			}
 			if err := api.CreateGraphDefs(defs); err != nil {
 				t.Fatalf("CreateGraphDefs refused by the stand-in: %v", err)
 			}
+			prefix := "custom.smtp."
+			if isBinary {
+				prefix = "custom." + bc.prefix + "."
+			}
 			var patterns []*regexp.Regexp
 			for _, d := range posted() {
+				if !strings.HasPrefix(d.Name, prefix) {
+					t.Errorf("graph %s does not start with %s", d.Name, prefix)
+				}
 				for _, m := range d.Metrics {
 					p := strings.NewReplacer(`\*`, `[-a-zA-Z0-9_]+`, `#`, `[-a-zA-Z0-9_]+`).Replace(regexp.QuoteMeta(m.Name))
 					patterns = append(patterns, regexp.MustCompile("^"+p+"$"))
@@ -178,13 +256,95 @@ func TestMackerelMetricPlugin(t *testing.T) {
 	}
 }
 
-// skipUnlessMackerelFormat skips the binary's case until the CLI accepts
-// --format mackerel (TODO for the integrator: remove once wired).
-func skipUnlessMackerelFormat(t *testing.T) {
+// checkBinaryMetrics compares what the binary printed (kept by recordScript
+// in dir) with what the agent made of it: every line kept, the exact set
+// of metric names, plausible values, exit code 0 and empty stderr in both
+// runs, and the graph definitions asked for with MACKEREL_AGENT_PLUGIN_META=1.
+func checkBinaryMetrics(t *testing.T, dir string, c binaryMetricCase, values metrics.Values, started time.Time) {
 	t.Helper()
-	out, _ := exec.Command(bin, "--format", "mackerel", "-H", "127.0.0.1", "-p", "1", "-t", "1").CombinedOutput()
-	if bytes.Contains(out, []byte("not available in this build")) {
-		t.Skipf("TODO(integrator): --format mackerel is not wired into the CLI yet: %s", bytes.TrimSpace(out))
+	read := func(f string) string {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatalf("the agent did not run the command for %s: %v", f, err)
+		}
+		return string(b)
+	}
+	for _, kind := range []string{"values", "meta"} {
+		if rc := strings.TrimSpace(read(kind + ".rc")); rc != "0" {
+			t.Errorf("%s run: exit %s, want 0 (metrics written)\n%s", kind, rc, read(kind+".out"))
+		}
+		if e := read(kind + ".err"); e != "" {
+			t.Errorf("%s run: stderr %q", kind, e)
+		}
+	}
+	if env := read("values.env"); env != "" {
+		t.Errorf("values run: MACKEREL_AGENT_PLUGIN_META=%q, the agent sets it empty", env)
+	}
+	if env := read("meta.env"); env != "1" {
+		t.Errorf("meta run: MACKEREL_AGENT_PLUGIN_META=%q, want 1", env)
+	}
+	if first, _, _ := strings.Cut(read("meta.out"), "\n"); first != "# mackerel-agent-plugin" {
+		t.Errorf("meta run: first line %q", first)
+	}
+
+	out := read("values.out")
+	if !strings.HasSuffix(out, "\n") {
+		t.Errorf("values run: stdout does not end with a newline: %q", out)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	printed := map[string]bool{}
+	for _, l := range lines {
+		m := mackerelValueLine.FindStringSubmatch(l)
+		if m == nil {
+			t.Errorf("not a metric-plugin line name<TAB>value<TAB>epoch: %q", l)
+			continue
+		}
+		if printed[m[1]] {
+			t.Errorf("%s printed twice", m[1])
+		}
+		printed[m[1]] = true
+		epoch, _ := strconv.ParseInt(m[3], 10, 64)
+		if epoch < started.Unix()-1 || epoch > time.Now().Unix()+1 {
+			t.Errorf("%s: epoch %d is not the time of the run (%d)", m[1], epoch, started.Unix())
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		got, ok := values["custom."+m[1]]
+		switch {
+		case !ok:
+			t.Errorf("the agent dropped %q", l)
+		case got.Value != v || got.Time == nil || *got.Time != epoch:
+			t.Errorf("the agent read %q as %v at %v", l, got.Value, got.Time)
+		}
+	}
+	if len(values) != len(lines) {
+		t.Errorf("the agent kept %d metrics of %d lines", len(values), len(lines))
+	}
+	wantNames := map[string]bool{}
+	for _, n := range c.names {
+		wantNames[c.prefix+"."+n] = true
+		if !printed[c.prefix+"."+n] {
+			t.Errorf("%s.%s not printed:\n%s", c.prefix, n, out)
+		}
+	}
+	for n := range printed {
+		if !wantNames[n] {
+			t.Errorf("unexpected metric %s:\n%s", n, out)
+		}
+	}
+
+	get := func(n string) float64 { return values["custom."+c.prefix+"."+n].Value }
+	if v := get("probe.success"); v != c.success {
+		t.Errorf("probe.success %v, want %v", v, c.success)
+	}
+	for _, n := range c.certDays {
+		if v := get(n); v < 800 || v > 825 {
+			t.Errorf("%s = %v, want the 825-day test certificate's days left", n, v)
+		}
+	}
+	for n := range printed {
+		if v := get(strings.TrimPrefix(n, c.prefix+".")); (strings.Contains(n, ".time.") || strings.HasSuffix(n, ".total")) && (v <= 0 || v > 20) {
+			t.Errorf("%s = %v s, not a time within -t", n, v)
+		}
 	}
 }
 

@@ -49,6 +49,7 @@ install_packages() {
 	[ -x /usr/sbin/nagios4 ] || missing+=(nagios4-core)
 	[ -x /usr/sbin/icinga2 ] && [ -d /usr/share/icinga2/include ] || missing+=(icinga2-bin icinga2-common)
 	command -v promtool >/dev/null || missing+=(prometheus)
+	[ -x /usr/bin/prometheus-node-exporter ] || missing+=(prometheus-node-exporter)
 	command -v openssl >/dev/null || missing+=(openssl)
 	command -v setsid >/dev/null || missing+=(util-linux)
 	command -v ss >/dev/null || missing+=(iproute2)
