@@ -359,3 +359,43 @@ func TestDomainOptionErrors(t *testing.T) {
 		{"bad domain", []string{"-M", "bad..test"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -M "bad\.\.test": `},
 	})
 }
+
+func TestDomainIPv6AndMixedFamilies(t *testing.T) {
+	t.Parallel()
+	l := newDomainLab(t)
+	ip4 := l.mx("mx.six.test", "mx.six.test")
+	ln6 := listenLoopback(t, "::1") // skips without an IPv6 loopback
+	ln6.Close()
+	ln, err := net.Listen("tcp6", net.JoinHostPort("::1", l.port))
+	if err != nil {
+		t.Skipf("[::1]:%s: %v", l.port, err)
+	}
+	now := time.Now()
+	cert := l.certs.leaf(t, "mx.six.test", []string{"mx.six.test"}, nil, now.Add(-certTestDay), now.Add(90*certTestDay), false)
+	serveTLSMock(t, ln, certTestServerTLS(cert), script(scriptSTARTTLS, scriptEHLOAgain, scriptTail))
+	l.dns.Add("six.test. MX 10 mx.six.test.", "mx.six.test. A "+ip4, "mx.six.test. AAAA ::1")
+	out := l.expect(checkers.OK, `^SMTP OK: six\.test: 2 of 2 MX addresses OK.* mx\.six\.test__1_time=`, "-M", "six.test")
+	if !strings.Contains(out, "mx.six.test [::1], OK") || !strings.Contains(out, "mx.six.test ["+ip4+"], OK") {
+		t.Errorf("both families must be targets:\n%s", out)
+	}
+	// -6 leaves the IPv4 address out.
+	l2 := newDomainLab(t)
+	l2.dns.Add("six.test. MX 10 mx.six.test.", "mx.six.test. A 127.0.0.1", "mx.six.test. AAAA ::1")
+	// Nothing listens on l2's port: the one target fails.
+	l2.expect(checkers.CRITICAL, `^SMTP CRITICAL: six\.test: no MX accepts mail -- mx\.six\.test \[::1\]: `, "-M", "six.test", "-6")
+}
+
+func TestDomainFirstLineWithinMackerelLimit(t *testing.T) {
+	t.Parallel()
+	l := newDomainLab(t)
+	zone := []string{"many.test. MX 1 mx0.many.test.", "mx0.many.test. A " + l.mx("mx0.many.test", "mx0.many.test")}
+	for i := 1; i <= 30; i++ {
+		name := fmt.Sprintf("mx%02d-with-a-rather-long-host-name.many.test", i)
+		zone = append(zone, fmt.Sprintf("many.test. MX %d %s.", 10+i, name), name+". A "+l.down())
+	}
+	l.dns.Add(zone...)
+	out := l.expect(checkers.WARNING, `^SMTP WARNING: many\.test: mail is still delivered, but 30 MX addresses of 31 failed \(counted as WARNING\): mx01-\S+ \[\S+\], mx02-\S+ \[\S+\], mx03-\S+ \[\S+\] and 27 more -- mx01-`, "-M", "many.test")
+	if first := out[:min(1024, len(out))]; !strings.Contains(first, "connection refused") {
+		t.Errorf("the first 1024 characters lack the worst finding's reason:\n%s", first)
+	}
+}

@@ -112,7 +112,7 @@ func evaluateDomain(cfg *config, res *domain.Result) *report.Report {
 	default:
 		if failed > 0 {
 			fs = append(fs, report.Finding{Status: checkers.WARNING, Text: fmt.Sprintf("mail is still delivered, but %s of %d failed (counted as WARNING): %s",
-				plural(failed, "MX address", "MX addresses"), len(targets), strings.Join(failedNames, ", "))})
+				plural(failed, "MX address", "MX addresses"), len(targets), firstNames(failedNames, 3))})
 		}
 		for _, f := range targetFs {
 			if f.Status == checkers.CRITICAL {
@@ -484,4 +484,13 @@ func domainPerfdata(cfg *config, res *domain.Result, targets []report.Target, fa
 		}
 	}
 	return items
+}
+
+// firstNames lists a few names: the status line must keep its worst
+// finding within mackerel-agent's 1024 characters.
+func firstNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
