@@ -58,8 +58,8 @@ type TLSPolicy struct {
 	// DANE, when set, authenticates the server by its TLSA records (RFC
 	// 7672) instead of PKIX: a match is enough, a mismatch ends the
 	// conversation, only unusable records leave PKIX to decide.
-	DANE *DANEPolicy
-	Roots   *tlsverify.Roots
+	DANE  *DANEPolicy
+	Roots *tlsverify.Roots
 }
 
 // DANEPolicy is the DNSSEC-secure TLSA RRset of the server.
