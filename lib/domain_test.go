@@ -374,7 +374,7 @@ func TestDomainIPv6AndMixedFamilies(t *testing.T) {
 	cert := l.certs.leaf(t, "mx.six.test", []string{"mx.six.test"}, nil, now.Add(-certTestDay), now.Add(90*certTestDay), false)
 	serveTLSMock(t, ln, certTestServerTLS(cert), script(scriptSTARTTLS, scriptEHLOAgain, scriptTail))
 	l.dns.Add("six.test. MX 10 mx.six.test.", "mx.six.test. A "+ip4, "mx.six.test. AAAA ::1")
-	out := l.expect(checkers.OK, `^SMTP OK: six\.test: 2 of 2 MX addresses OK.* mx\.six\.test__1_time=`, "-M", "six.test")
+	out := l.expect(checkers.OK, `^SMTP OK: six\.test: 2 of 2 MX addresses OK.* mx\.six\.test___1_time=`, "-M", "six.test")
 	if !strings.Contains(out, "mx.six.test [::1], OK") || !strings.Contains(out, "mx.six.test ["+ip4+"], OK") {
 		t.Errorf("both families must be targets:\n%s", out)
 	}
