@@ -61,6 +61,7 @@ type outcome struct {
 	rep    *report.Report
 	ckr    *checkers.Checker
 	format string // as asked, even when the options were refused
+	meta   bool   // mackerel-agent's graph-definition run
 }
 
 // execute parses, probes and evaluates. It never panics and never exits.
@@ -86,6 +87,11 @@ func execute(env environ, args []string) (o outcome) {
 		return o
 	}
 	o.cfg = cfg
+	if cfg.out.format == "mackerel" && env.getenv("MACKEREL_AGENT_PLUGIN_META") != "" {
+		// mackerel-agent asks for the graph definitions only: no probe.
+		o.meta = true
+		return o
+	}
 	ctx, cancel := context.WithDeadline(context.Background(), started.Add(cfg.timeout))
 	defer cancel()
 	var rep *report.Report
@@ -120,6 +126,9 @@ func execute(env environ, args []string) (o outcome) {
 
 // render is stdout in the chosen format, and the exit code.
 func (o outcome) render(env environ) ([]byte, int) {
+	if o.meta {
+		return output.MackerelMeta(o.cfg.out.metricPrefix), 0
+	}
 	st := int(o.ckr.Status)
 	if o.rep == nil && o.ckr.Name == "" { // --help, --version
 		return []byte(o.ckr.Message), 0

@@ -1,7 +1,10 @@
 package checksmtp
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +88,31 @@ func TestPrometheusTextfile(t *testing.T) {
 	ckr = run([]string{"-H", "127.0.0.1", "-p", m2.port(), "--prometheus-textfile", bad})
 	if out := format(ckr); ckr.Status != checkers.WARNING || !strings.Contains(out, "cannot write --prometheus-textfile: ") || !strings.Contains(out, "missing-dir") || !strings.Contains(out, " | time=") {
 		t.Errorf("%v: %s", ckr.Status, out)
+	}
+}
+
+// mackerel-agent's meta run (MACKEREL_AGENT_PLUGIN_META set) gets the graph
+// definitions without a probe: the port here is closed, and no time is spent.
+func TestMackerelMetaSkipsTheProbe(t *testing.T) {
+	t.Parallel()
+	env := processEnviron()
+	getenv := env.getenv
+	env.getenv = func(k string) string {
+		if k == "MACKEREL_AGENT_PLUGIN_META" {
+			return "1"
+		}
+		return getenv(k)
+	}
+	dialed := false
+	env.dialer = dialerFunc(func(context.Context, string, string) (net.Conn, error) { dialed = true; return nil, errors.New("no") })
+	out, code := runOutput(env, []string{"-H", "127.0.0.1", "--format", "mackerel", "--metric-key-prefix", "mx"})
+	if code != 0 || !strings.HasPrefix(string(out), "# mackerel-agent-plugin\n") || !strings.Contains(string(out), `"mx.time"`) || dialed {
+		t.Errorf("exit %d, dialed %v:\n%s", code, dialed, out)
+	}
+	// Set but empty (the agent's value runs): metric lines.
+	env.getenv = getenv
+	out, _ = runOutput(env, []string{"-H", "127.0.0.1", "--format", "mackerel"})
+	if !strings.Contains(string(out), "smtp.probe.success\t0\t") || !dialed {
+		t.Errorf("value run: %s", out)
 	}
 }
