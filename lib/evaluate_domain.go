@@ -244,7 +244,7 @@ func evaluateTarget(cfg *config, res *domain.Result, t *domain.Target, pol polic
 	pr := t.Probe
 	base := evaluate(cfg, pr)
 	out := report.Target{Host: h.Name, MX: h.Name, Preference: h.Preference, Address: t.Address.String(),
-		Port: cfg.target.Port, Result: pr}
+		Port: cfg.target.Port, Result: pr, ChainNotAfter: base.Targets[0].ChainNotAfter}
 	var fs []report.Finding
 	for _, f := range base.Findings {
 		// A lapsed certificate is a PKIX defect, judged below with the others.
