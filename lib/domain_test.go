@@ -127,6 +127,18 @@ func TestDomainGood(t *testing.T) {
 	}
 }
 
+// -v: each transcript follows, headed by its target, in target order.
+func TestDomainVerboseTranscripts(t *testing.T) {
+	t.Parallel()
+	l := newDomainLab(t)
+	ip1, ip2 := l.mx("mx1.v.test", "mx1.v.test"), l.mx("mx2.v.test", "mx2.v.test")
+	l.dns.Add("v.test. MX 10 mx1.v.test.", "v.test. MX 20 mx2.v.test.", "mx1.v.test. A "+ip1, "mx2.v.test. A "+ip2)
+	out := l.expect(checkers.OK, `(?s)\n--- mx1\.v\.test `+regexp.QuoteMeta(ip1)+`\nS: 220 .*\nC: STARTTLS\n.*\n--- mx2\.v\.test `+regexp.QuoteMeta(ip2)+`\nS: 220 `, "-M", "v.test", "-v")
+	if strings.Count(out, "C: QUIT") != 2 {
+		t.Errorf("want both transcripts:\n%s", out)
+	}
+}
+
 func TestDomainTargetsCounted(t *testing.T) {
 	t.Parallel()
 	t.Run("one MX down: still delivered, WARNING naming it", func(t *testing.T) {
