@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
 	"github.com/mackerelio/checkers"
@@ -78,27 +77,6 @@ func listenV6(t *testing.T) net.Listener {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	return ln
-}
-
-// optionError runs args that must be refused before any connection: UNKNOWN,
-// a message matching pattern, and nothing connected to the listener that
-// -p points at.
-func optionError(t *testing.T, args []string, pattern string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	full := append([]string{"-H", "127.0.0.1", "-p", port}, args...)
-	out := expectRun(t, full, checkers.UNKNOWN, `^SMTP UNKNOWN: `+pattern)
-	// A connection made by run() would already wait in the backlog.
-	ln.(*net.TCPListener).SetDeadline(time.Now())
-	if c, err := ln.Accept(); err == nil {
-		c.Close()
-		t.Errorf("%q: connected although the options are refused\noutput: %s", args, out)
-	}
 }
 
 func TestLMTP(t *testing.T) {
