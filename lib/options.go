@@ -421,7 +421,7 @@ func (o *options) tlsConfig(c *config, env environ) error {
 		}
 		c.judge.certDays = true
 	}
-	t.Roots = &tlsverify.Roots{CertFile: env.getenv("SSL_CERT_FILE")}
+	t.Roots = &tlsverify.Roots{CertFile: env.getenv("SSL_CERT_FILE"), CertDir: env.getenv("SSL_CERT_DIR")}
 	if o.CAFile != "" {
 		pem, err := readFileLimited(o.CAFile, maxCAFileBytes)
 		if err != nil {

@@ -191,6 +191,9 @@ func Run(ctx context.Context, tg Target, set Settings, deps Deps) *Result {
 	if deps.Dialer == nil {
 		deps.Dialer = &net.Dialer{Resolver: &net.Resolver{PreferGo: true}}
 	}
+	if set.TLS.Mode != NoTLS && !set.TLS.Insecure {
+		set.TLS.Roots.Preload() // the trust store is read while the connection is set up
+	}
 	start := deps.Now()
 	s := &session{tg: tg, set: set, deps: deps, clock: newClock(deps.Now)}
 	res := &Result{Target: tg, Started: start}

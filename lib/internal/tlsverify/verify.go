@@ -1,7 +1,8 @@
 // Package tlsverify judges the certificate chain a server presented: PKIX
 // path and name verification against the trust store, and how a failure
 // reads for an operator. It does not judge expiry against thresholds (the
-// evaluation does) and does no network I/O.
+// evaluation does) and does no network I/O. The system trust store is read
+// through truststore, which parses only the roots a chain could use.
 package tlsverify
 
 import (
@@ -11,19 +12,51 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/check-smtp/check-smtp/lib/internal/truststore"
 )
 
 // Roots says which certificates anchor a chain: the --cafile roots, if any,
-// and the system trust store.
+// and the system trust store. Set the fields before the first use; a Roots
+// is then safe for concurrent use and must not be copied. The system store
+// is read once per Roots, at the first [Roots.Preload] or verification that
+// needs it, and shared by every chain verified with it.
 type Roots struct {
 	Extra     *x509.CertPool // --cafile; nil: system roots only
 	ExtraPEM  []byte         // the same roots as PEM, added to the system pools
 	ExtraFile string         // the --cafile path, named when it does not anchor a chain
 	CertFile  string         // SSL_CERT_FILE as read at start-up; "" = the distribution bundles
+	CertDir   string         // SSL_CERT_DIR as read at start-up; "" = the distribution directories
+
+	once  sync.Once
+	store *truststore.Store // the system store with ExtraPEM after it
+}
+
+// system returns the system store, with the --cafile roots after its own
+// as x509.SystemCertPool plus AppendCertsFromPEM would hold them.
+func (r *Roots) system() *truststore.Store {
+	r.once.Do(func() {
+		r.store = truststore.System(truststore.Env{CertFile: r.CertFile, CertDir: r.CertDir})
+		if len(r.ExtraPEM) > 0 {
+			r.store = r.store.WithExtra(r.ExtraPEM)
+		}
+	})
+	return r.store
+}
+
+// Preload starts reading the system store in the background, so that a
+// verification coming after the connection and handshake finds it read.
+// With --cafile roots it does nothing: they anchor the chain in the common
+// case, and the store is then never read. Calling it again costs nothing.
+func (r *Roots) Preload() {
+	if r == nil || r.Extra != nil {
+		return
+	}
+	go r.system().Preload()
 }
 
 // Reason classifies a verification failure.
@@ -87,18 +120,21 @@ func VerifyChain(chain []*x509.Certificate, serverName string, roots *Roots, now
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
+	opts := x509.VerifyOptions{Intermediates: inter, CurrentTime: now}
 	var chains [][]*x509.Certificate
-	var err error = x509.UnknownAuthorityError{Cert: leaf} // if no pool loads
-	for _, pool := range roots.pools() {
-		p, perr := pool()
-		if perr != nil || p == nil {
-			continue
-		}
-		chains, err = target.Verify(x509.VerifyOptions{Roots: p, Intermediates: inter, CurrentTime: now})
-		var ua x509.UnknownAuthorityError
-		if err == nil || !errors.As(err, &ua) {
-			break // verified, or failed for a reason more roots cannot change
-		}
+	var err error
+	if roots.Extra != nil {
+		// The --cafile roots alone: if they anchor the chain, so does the
+		// full pool, which holds them (and the store is never read).
+		opts.Roots = roots.Extra
+		chains, err = target.Verify(opts)
+	}
+	if roots.Extra == nil || err != nil {
+		// The candidates truststore finds among the system roots and the
+		// --cafile ones: the same verdict as the full pool. A store that
+		// cannot be read holds no root (the pool has the --cafile ones).
+		opts.Roots, _ = roots.system().Roots(chain)
+		chains, err = target.Verify(opts)
 	}
 	if err != nil {
 		return nil, describe(err, chain, roots, now)
@@ -151,55 +187,6 @@ func MinDaysLeft(chain []*x509.Certificate, now time.Time) (days, index int) {
 		}
 	}
 	return days, index
-}
-
-// systemBundles are the single-file root bundles of the common Linux
-// distributions (as in Go's crypto/x509 root loader).
-var systemBundles = [...]string{
-	"/etc/ssl/certs/ca-certificates.crt",
-	"/etc/pki/tls/certs/ca-bundle.crt",
-	"/etc/ssl/ca-bundle.pem",
-	"/etc/pki/tls/cacert.pem",
-	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-	"/etc/ssl/cert.pem",
-}
-
-// pools lists the root pools to try, cheapest first, each a superset of the
-// ones before in the common case: the --cafile roots; the system bundle
-// file; the whole system pool (bundle plus every file of /etc/ssl/certs,
-// which costs some 20 ms to parse). The --cafile roots are in all of them.
-// Stopping at the first pool that anchors the chain gives the same verdict
-// as the full pool at a fraction of the cost.
-func (r *Roots) pools() []func() (*x509.CertPool, error) {
-	var pools []func() (*x509.CertPool, error)
-	if r.Extra != nil {
-		pools = append(pools, func() (*x509.CertPool, error) { return r.Extra, nil })
-	}
-	pools = append(pools,
-		func() (*x509.CertPool, error) {
-			files := systemBundles[:]
-			if r.CertFile != "" {
-				files = []string{r.CertFile}
-			}
-			for _, f := range files {
-				if pem, err := os.ReadFile(f); err == nil {
-					pool := x509.NewCertPool()
-					if pool.AppendCertsFromPEM(pem) {
-						pool.AppendCertsFromPEM(r.ExtraPEM)
-						return pool, nil
-					}
-				}
-			}
-			return nil, errors.New("no system bundle")
-		},
-		func() (*x509.CertPool, error) {
-			pool, err := x509.SystemCertPool()
-			if err == nil {
-				pool.AppendCertsFromPEM(r.ExtraPEM)
-			}
-			return pool, err
-		})
-	return pools
 }
 
 func describe(err error, chain []*x509.Certificate, roots *Roots, now time.Time) error {
