@@ -34,7 +34,7 @@ type spec struct {
 	key                 crypto.Signer // nil: a fresh P-256 key
 	parent              *pki          // nil: self-signed
 	leaf                bool
-	clientOnly          bool // a leaf for TLS clients only (extended key usage)
+	clientOnly          bool      // a leaf for TLS clients only (extended key usage)
 	notBefore, notAfter time.Time // zero: a year either side of epoch
 }
 
