@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // Compatibility: the command lines operators already have, from the
@@ -17,14 +19,14 @@ import (
 // CA's PEM file for --cafile.
 func compatCert(t *testing.T) (tls.Certificate, string) {
 	t.Helper()
-	certs := newTestCerts(t)
-	return certs.valid, certs.caFile
+	certs := smtptest.NewCerts(t)
+	return certs.Valid, certs.CAFile
 }
 
 // compatTLSMock serves script on 127.0.0.1 with cert for its "TLS" actions.
-func compatTLSMock(t *testing.T, cert tls.Certificate, script []string) *mockServer {
+func compatTLSMock(t *testing.T, cert tls.Certificate, script []string) *smtptest.Server {
 	t.Helper()
-	return serveTLSMock(t, listenLoopback(t, "127.0.0.1"), certTestServerTLS(cert), script)
+	return smtptest.ServeTLS(t, smtptest.ListenLoopback(t, "127.0.0.1"), smtptest.ServerTLS(cert), script)
 }
 
 // subst replaces the README's target with the mock: host and port.
@@ -50,26 +52,30 @@ func TestCompatMackerelREADME(t *testing.T) {
 
 	t.Run("synopsis", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, script(scriptGreeting, scriptTail)...)
-		out := expectRun(t, subst(readme, m.port()), checkers.OK,
-			`^SMTP OK: \d+\.\d{3}s response time, mx\.example\.test ESMTP ready \| time=\d+\.\d{6}s;3;5;0 connect=\S+ banner=\S+ ehlo=\S+ mail=\S+ rset=\S+ quit=\S+\n$`)
-		scriptDone(t, m, out)
+		m := smtptest.Start(t, smtptest.Script(smtptest.Greeting(), smtptest.Tail())...)
+		out := expect(t, smtptest.Case{
+			Args:   subst(readme, m.Port()),
+			Status: checkers.OK, Output: `^SMTP OK: \d+\.\d{3}s response time, mx\.example\.test ESMTP ready \| time=\d+\.\d{6}s;3;5;0 connect=\S+ banner=\S+ ehlo=\S+ mail=\S+ rset=\S+ quit=\S+\n$`,
+		})
+		m.AssertDone(t, out)
 	})
 	t.Run("synopsis against a refusing server", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, "S: 554 5.3.2 mx.example.test closing", "C: QUIT", "S: 221 bye")
-		out := expectRun(t, subst(readme, m.port()), checkers.CRITICAL,
-			`^SMTP CRITICAL: server refused the connection at step banner: 554 5\.3\.2 mx\.example\.test closing -- `)
-		scriptDone(t, m, out)
+		m := smtptest.Start(t, "S: 554 5.3.2 mx.example.test closing", "C: QUIT", "S: 221 bye")
+		out := expect(t, smtptest.Case{
+			Args:   subst(readme, m.Port()),
+			Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: server refused the connection at step banner: 554 5\.3\.2 mx\.example\.test closing -- `,
+		})
+		m.AssertDone(t, out)
 	})
 	t.Run("documented options -F -A PLAIN -U -P, long forms", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, "S: 220 mx.example.test ESMTP", "C: EHLO mon\\.example\\.test", "S: 250-mx.example.test", "S: 250 AUTH PLAIN",
+		m := smtptest.Start(t, "S: 220 mx.example.test ESMTP", "C: EHLO mon\\.example\\.test", "S: 250-mx.example.test", "S: 250 AUTH PLAIN",
 			"C: AUTH PLAIN AG1hY2tlcmVsAHMzY3JldA==", "S: 235 2.7.0 Ok", "C: MAIL FROM:<>", "S: 250 Ok", "C: RSET", "S: 250 Ok", "C: QUIT", "S: 221 Bye")
 		args := []string{"--host", "smtp.example.com", "--port", "PORT", "--fqdn=mon.example.test", "--authmech=PLAIN",
 			"--authuser=mackerel", "--authpassword=s3cret", "--warning=3", "--critical=5", "--timeout=10"}
-		out := expectRun(t, subst(args, m.port()), checkers.OK, `^SMTP OK: .* auth=`)
-		scriptDone(t, m, out)
+		out := expect(t, smtptest.Case{Args: subst(args, m.Port()), Status: checkers.OK, Output: `^SMTP OK: .* auth=`})
+		m.AssertDone(t, out)
 	})
 
 	cert, caFile := compatCert(t)
@@ -80,26 +86,36 @@ func TestCompatMackerelREADME(t *testing.T) {
 	t.Run("-S with an untrusted certificate is CRITICAL", func(t *testing.T) {
 		t.Parallel()
 		m := compatTLSMock(t, cert, starttls)
-		expectRun(t, subst(append(readme, "-S"), m.port()), checkers.CRITICAL, `^SMTP CRITICAL: .*certificate`)
+		expect(t, smtptest.Case{
+			Args:   subst(append(readme, "-S"), m.Port()),
+			Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: .*certificate`,
+		})
 	})
 	t.Run("-S with -k is OK", func(t *testing.T) {
 		t.Parallel()
-		m := compatTLSMock(t, cert, script(starttls, scriptTail))
-		out := expectRun(t, subst(append(readme, "-S", "-k"), m.port()), checkers.OK, `^SMTP OK: .*, TLS.* starttls=\S+ `)
-		scriptDone(t, m, out)
+		m := compatTLSMock(t, cert, smtptest.Script(starttls, smtptest.Tail()))
+		out := expect(t, smtptest.Case{
+			Args:   subst(append(readme, "-S", "-k"), m.Port()),
+			Status: checkers.OK, Output: `^SMTP OK: .*, TLS.* starttls=\S+ `,
+		})
+		m.AssertDone(t, out)
 	})
 	t.Run("-s with --cafile is OK", func(t *testing.T) {
 		t.Parallel()
-		m := compatTLSMock(t, cert, script("TLS", scriptGreeting, scriptTail))
-		out := expectRun(t, subst(append(readme, "-s", "--cafile", caFile), m.port()), checkers.OK, `^SMTP OK: .* tls=\S+ banner=`)
-		scriptDone(t, m, out)
+		m := compatTLSMock(t, cert, smtptest.Script("TLS", smtptest.Greeting(), smtptest.Tail()))
+		out := expect(t, smtptest.Case{
+			Args:   subst(append(readme, "-s", "--cafile", caFile), m.Port()),
+			Status: checkers.OK, Output: `^SMTP OK: .* tls=\S+ banner=`,
+		})
+		m.AssertDone(t, out)
 	})
 	// Deliberate difference: Mackerel requires -w or -c (UNKNOWN without).
 	t.Run("no threshold is fine", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, script(scriptGreeting, scriptTail)...)
-		out := expectRun(t, []string{"-H", "127.0.0.1", "-p", m.port()}, checkers.OK, `^SMTP OK: .* time=\S+;;;0 `)
-		scriptDone(t, m, out)
+		expect(t, smtptest.Case{
+			Script: smtptest.Script(smtptest.Greeting(), smtptest.Tail()), ScriptOK: true,
+			Status: checkers.OK, Output: `^SMTP OK: .* time=\S+;;;0 `,
+		})
 	})
 }
 
@@ -139,13 +155,13 @@ func TestCompatIcingaITL(t *testing.T) {
 
 	t.Run("host check with the defaults: -H only", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, script(scriptGreeting, scriptTail)...)
-		argv := itl(map[string]string{"smtp_address": "127.0.0.1", "smtp_port": m.port()})
-		if strings.Join(argv, " ") != "-H 127.0.0.1 -p "+m.port() {
+		m := smtptest.Start(t, smtptest.Script(smtptest.Greeting(), smtptest.Tail())...)
+		argv := itl(map[string]string{"smtp_address": "127.0.0.1", "smtp_port": m.Port()})
+		if strings.Join(argv, " ") != "-H 127.0.0.1 -p "+m.Port() {
 			t.Fatalf("argv %q", argv)
 		}
-		out := expectRun(t, argv, checkers.OK, `^SMTP OK: `)
-		scriptDone(t, m, out)
+		out := expect(t, smtptest.Case{Args: argv, Status: checkers.OK, Output: `^SMTP OK: `})
+		m.AssertDone(t, out)
 	})
 
 	full := func(port, ignoreQuit string) map[string]string {
@@ -159,7 +175,7 @@ func TestCompatIcingaITL(t *testing.T) {
 		}
 	}
 	// The server answers QUIT with an error, which -q true must ignore.
-	fullScript := script("S: 220 mx.example.test ESMTP Postfix", "C: EHLO icinga\\.example\\.test",
+	fullScript := smtptest.Script("S: 220 mx.example.test ESMTP Postfix", "C: EHLO icinga\\.example\\.test",
 		"S: 250-mx.example.test", "S: 250 AUTH LOGIN PLAIN", authLogin,
 		// check_smtp strips the angle brackets of -f; so does check-smtp.
 		"C: MAIL FROM:<icinga@example\\.test>", "S: 250 2.1.0 Ok",
@@ -168,33 +184,42 @@ func TestCompatIcingaITL(t *testing.T) {
 
 	t.Run("service with every plain-text argument, smtp_ignore_quit = true", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, fullScript...)
-		argv := itl(full(m.port(), "true"))
-		want := "-4 -A LOGIN -C VRFY postmaster -F icinga.example.test -H 127.0.0.1 -P s3cret -R ^252 -U icinga -c 5 -e ESMTP -f <icinga@example.test> -p " + m.port() + " -q true -t 10 -w 3"
+		m := smtptest.Start(t, fullScript...)
+		argv := itl(full(m.Port(), "true"))
+		want := "-4 -A LOGIN -C VRFY postmaster -F icinga.example.test -H 127.0.0.1 -P s3cret -R ^252 -U icinga -c 5 -e ESMTP -f <icinga@example.test> -p " + m.Port() + " -q true -t 10 -w 3"
 		if strings.Join(argv, " ") != want {
 			t.Fatalf("argv %q\nwant %q", strings.Join(argv, " "), want)
 		}
-		out := expectRun(t, argv, checkers.OK, `^SMTP OK: \S+ response time, mx\.example\.test ESMTP Postfix \| time=\S+;3;5;0 connect=\S+ banner=\S+ ehlo=\S+ auth=\S+ mail=\S+ command=\S+ rset=\S+ quit=\S+\n$`)
-		scriptDone(t, m, out)
+		out := expect(t, smtptest.Case{
+			Args:   argv,
+			Status: checkers.OK, Output: `^SMTP OK: \S+ response time, mx\.example\.test ESMTP Postfix \| time=\S+;3;5;0 connect=\S+ banner=\S+ ehlo=\S+ auth=\S+ mail=\S+ command=\S+ rset=\S+ quit=\S+\n$`,
+		})
+		m.AssertDone(t, out)
 	})
 	t.Run("smtp_ignore_quit = false keeps the QUIT check", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, fullScript...)
-		out := expectRun(t, itl(full(m.port(), "false")), checkers.WARNING, `^SMTP WARNING: QUIT refused: 451 4\.3\.0 not now -- `)
-		scriptDone(t, m, out)
+		m := smtptest.Start(t, fullScript...)
+		out := expect(t, smtptest.Case{
+			Args:   itl(full(m.Port(), "false")),
+			Status: checkers.WARNING, Output: `^SMTP WARNING: QUIT refused: 451 4\.3\.0 not now -- `,
+		})
+		m.AssertDone(t, out)
 	})
 	t.Run("the -R mismatch is WARNING as in check_smtp", func(t *testing.T) {
 		t.Parallel()
-		m := startMock(t, fullScript...)
-		vars := full(m.port(), "true")
+		m := smtptest.Start(t, fullScript...)
+		vars := full(m.Port(), "true")
 		vars["smtp_response"] = "^250"
-		out := expectRun(t, itl(vars), checkers.WARNING, `^SMTP WARNING: reply to -C "VRFY postmaster" does not match -R "\^250": 252 2\.0\.0 postmaster -- `)
-		scriptDone(t, m, out)
+		out := expect(t, smtptest.Case{
+			Args:   itl(vars),
+			Status: checkers.WARNING, Output: `^SMTP WARNING: reply to -C "VRFY postmaster" does not match -R "\^250": 252 2\.0\.0 postmaster -- `,
+		})
+		m.AssertDone(t, out)
 	})
 
 	cert, caFile := compatCert(t)
-	tlsScript := script("S: 220 mx.example.test ESMTP", "C: EHLO .+", "S: 250-mx.example.test", "S: 250 STARTTLS",
-		"C: STARTTLS", "S: 220 2.0.0 Ready", "TLS", "C: EHLO .+", "S: 250 mx.example.test", scriptTail)
+	tlsScript := smtptest.Script("S: 220 mx.example.test ESMTP", "C: EHLO .+", "S: 250-mx.example.test", "S: 250 STARTTLS",
+		"C: STARTTLS", "S: 220 2.0.0 Ready", "TLS", "C: EHLO .+", "S: 250 mx.example.test", smtptest.Tail())
 	tlsVars := func(port string) map[string]string {
 		return map[string]string{"smtp_address": "127.0.0.1", "smtp_port": port, "smtp_starttls": "true",
 			"smtp_certificate_age": "30,14", "smtp_timeout": "10"}
@@ -202,15 +227,18 @@ func TestCompatIcingaITL(t *testing.T) {
 	t.Run("STARTTLS with certificate age, CA added by the operator", func(t *testing.T) {
 		t.Parallel()
 		m := compatTLSMock(t, cert, tlsScript)
-		argv := append(itl(tlsVars(m.port())), "--cafile", caFile)
-		out := expectRun(t, argv, checkers.OK, `^SMTP OK: .*certificate expires in \d+ days \| .* cert_days=\d+;30:;14: chain_days=\d+;30:;14:\n$`)
-		scriptDone(t, m, out)
+		argv := append(itl(tlsVars(m.Port())), "--cafile", caFile)
+		out := expect(t, smtptest.Case{
+			Args:   argv,
+			Status: checkers.OK, Output: `^SMTP OK: .*certificate expires in \d+ days \| .* cert_days=\d+;30:;14: chain_days=\d+;30:;14:\n$`,
+		})
+		m.AssertDone(t, out)
 	})
 	// Deliberate difference: check_smtp never verifies the certificate.
 	t.Run("STARTTLS with an untrusted certificate is CRITICAL", func(t *testing.T) {
 		t.Parallel()
 		m := compatTLSMock(t, cert, tlsScript)
-		expectRun(t, itl(tlsVars(m.port())), checkers.CRITICAL, `^SMTP CRITICAL: .*certificate`)
+		expect(t, smtptest.Case{Args: itl(tlsVars(m.Port())), Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: .*certificate`})
 	})
 	// Deliberate difference: check_smtp -D alone switches to implicit TLS on
 	// port 465; here -D needs -s or -S.

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // The CLI side of the formats: what stdout holds and the exit code, for a
@@ -19,8 +21,8 @@ import (
 func TestFormatsCLI(t *testing.T) {
 	t.Parallel()
 	run := func(args ...string) (string, int) {
-		m := startMock(t, script(scriptGreeting, "C: MAIL FROM:<.*>", "S: 550 5.7.1 denied", "C: QUIT", "S: 221 bye")...)
-		out, code := runOutput(processEnviron(), append([]string{"-H", "127.0.0.1", "-p", m.port()}, args...))
+		m := smtptest.Start(t, smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<.*>", "S: 550 5.7.1 denied", "C: QUIT", "S: 221 bye")...)
+		out, code := runOutput(processEnviron(), append([]string{"-H", "127.0.0.1", "-p", m.Port()}, args...))
 		return string(out), code
 	}
 	t.Run("json: the state as exit code, the failed step named", func(t *testing.T) {
@@ -72,10 +74,10 @@ func TestPrometheusTextfile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "smtp.prom")
-	m := startMock(t, script(scriptGreeting, scriptTail)...)
-	ckr := run([]string{"-H", "127.0.0.1", "-p", m.port(), "--prometheus-textfile", file})
-	if ckr.Status != checkers.OK {
-		t.Fatalf("%v: %s", ckr.Status, format(ckr))
+	expect(t, smtptest.Case{Script: smtptest.Script(smtptest.Greeting(), smtptest.Tail()), ScriptOK: true,
+		Args: []string{"--prometheus-textfile", file}, Status: checkers.OK, Output: `^SMTP OK: `})
+	if t.Failed() {
+		return
 	}
 	b, err := os.ReadFile(file)
 	st, _ := os.Stat(file)
@@ -83,12 +85,9 @@ func TestPrometheusTextfile(t *testing.T) {
 		t.Errorf("textfile %v %v:\n%s", err, st.Mode(), b)
 	}
 	// A file that cannot be written is a WARNING naming it; the rest stays.
-	m2 := startMock(t, script(scriptGreeting, scriptTail)...)
 	bad := filepath.Join(dir, "missing-dir", "smtp.prom")
-	ckr = run([]string{"-H", "127.0.0.1", "-p", m2.port(), "--prometheus-textfile", bad})
-	if out := format(ckr); ckr.Status != checkers.WARNING || !strings.Contains(out, "cannot write --prometheus-textfile: ") || !strings.Contains(out, "missing-dir") || !strings.Contains(out, " | time=") {
-		t.Errorf("%v: %s", ckr.Status, out)
-	}
+	expect(t, smtptest.Case{Script: smtptest.Script(smtptest.Greeting(), smtptest.Tail()), ScriptOK: true,
+		Args: []string{"--prometheus-textfile", bad}, Status: checkers.WARNING, Output: `^SMTP WARNING: [^|]*cannot write --prometheus-textfile: [^|]*missing-dir[^|]* \| time=`})
 }
 
 // mackerel-agent's meta run (MACKEREL_AGENT_PLUGIN_META set) gets the graph

@@ -4,103 +4,105 @@ import (
 	"testing"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // TestQuitAfter: --quit-after STEP ends with QUIT right after STEP; later
 // steps are not sent and are absent from the perfdata.
 func TestQuitAfter(t *testing.T) {
-	quit := []string{"C: QUIT", "S: 221 2.0.0 Bye"}
-	runMockCases(t, []mockCase{
+	quit := smtptest.Quit()
+	expectCases(t, []smtptest.Case{
 		{
-			name:     "banner",
-			script:   script("S: 220 mx.example.test ESMTP ready", quit),
-			args:     []string{"--quit-after", "banner"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP ready \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			Name:     "banner",
+			Script:   smtptest.Script("S: 220 mx.example.test ESMTP ready", quit),
+			Args:     []string{"--quit-after", "banner"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP ready \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:     "banner: -e is judged against the banner alone",
-			script:   script("S: 220 mx.example.test ESMTP ready", quit),
-			args:     []string{"--quit-after", "banner", "-e", "Postfix"},
-			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: the banner does not contain "Postfix": 220 mx\.example\.test ESMTP ready -- `,
-			scriptOK: true,
+			Name:     "banner: -e is judged against the banner alone",
+			Script:   smtptest.Script("S: 220 mx.example.test ESMTP ready", quit),
+			Args:     []string{"--quit-after", "banner", "-e", "Postfix"},
+			Status:   checkers.WARNING,
+			Output:   `^SMTP WARNING: the banner does not contain "Postfix": 220 mx\.example\.test ESMTP ready -- `,
+			ScriptOK: true,
 		},
 		{
-			name:     "ehlo",
-			script:   script(scriptGreeting, quit),
-			args:     []string{"--quit-after", "ehlo"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			Name:     "ehlo",
+			Script:   smtptest.Script(smtptest.Greeting(), quit),
+			Args:     []string{"--quit-after", "ehlo"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:     "ehlo: QUIT refused is still judged",
-			script:   script(scriptGreeting, "C: QUIT", "S: 500 no"),
-			args:     []string{"--quit-after", "ehlo"},
-			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: QUIT refused: 500 no -- `,
-			scriptOK: true,
+			Name:     "ehlo: QUIT refused is still judged",
+			Script:   smtptest.Script(smtptest.Greeting(), "C: QUIT", "S: 500 no"),
+			Args:     []string{"--quit-after", "ehlo"},
+			Status:   checkers.WARNING,
+			Output:   `^SMTP WARNING: QUIT refused: 500 no -- `,
+			ScriptOK: true,
 		},
 		{
-			name:   "auth",
-			script: script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 2.7.0 ok", quit),
-			args:   []string{"--quit-after", "auth", "-A", "PLAIN", "-U", "alice", "-P", "s3cret"},
-			status: checkers.OK,
-			message: `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 auth=` + pd +
+			Name:   "auth",
+			Script: smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 2.7.0 ok", quit),
+			Args:   []string{"--quit-after", "auth", "-A", "PLAIN", "-U", "alice", "-P", "s3cret"},
+			Status: checkers.OK,
+			Output: `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 auth=` + pd +
 				`;;;0 quit=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			ScriptOK: true,
 		},
 		{
-			name:     "mail: no RSET",
-			script:   script(scriptGreeting, scriptMailOK, quit),
-			args:     []string{"--quit-after", "mail"},
-			status:   checkers.OK,
-			message:  ` ehlo=` + pd + `;;;0 mail=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			Name:     "mail: no RSET",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), quit),
+			Args:     []string{"--quit-after", "mail"},
+			Status:   checkers.OK,
+			Output:   ` ehlo=` + pd + `;;;0 mail=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:     "rcpt: no RSET",
-			script:   script(scriptGreeting, scriptMailOK, "C: RCPT TO:<a@example\\.test>", "S: 250 ok", quit),
-			args:     []string{"--quit-after", "rcpt", "--rcpt", "a@example.test"},
-			status:   checkers.OK,
-			message:  ` mail=` + pd + `;;;0 rcpt=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			Name:     "rcpt: no RSET",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RCPT TO:<a@example\\.test>", "S: 250 ok", quit),
+			Args:     []string{"--quit-after", "rcpt", "--rcpt", "a@example.test"},
+			Status:   checkers.OK,
+			Output:   ` mail=` + pd + `;;;0 rcpt=` + pd + `;;;0 quit=` + pd + `;;;0\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:     "a failure before the step still ends the check",
-			script:   script("S: 554 no service", scriptPoliteQuit),
-			args:     []string{"--quit-after", "ehlo"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: server refused the connection at step banner: 554 no service -- `,
-			scriptOK: true,
+			Name:     "a failure before the step still ends the check",
+			Script:   smtptest.Script("S: 554 no service", smtptest.Quit()),
+			Args:     []string{"--quit-after", "ehlo"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: server refused the connection at step banner: 554 no service -- `,
+			ScriptOK: true,
 		},
 	})
 
-	c := newTestCerts(t)
+	c := smtptest.NewCerts(t)
 	tlsCases := []struct {
 		name   string
 		script []string
 		args   []string
 		perf   string
 	}{
-		{"-S starttls: QUIT over TLS, no second EHLO", script(scriptSTARTTLS, quit), []string{"-S", "--quit-after", "starttls"},
+		{"-S starttls: QUIT over TLS, no second EHLO", smtptest.Script(smtptest.STARTTLS(), quit), []string{"-S", "--quit-after", "starttls"},
 			` ehlo=` + pd + `;;;0 starttls=` + pd + `;;;0 tls=` + pd + `;;;0 quit=` + pd + `;;;0 cert_days=364 chain_days=364\n$`},
-		{"-S tls: the same as starttls", script(scriptSTARTTLS, quit), []string{"-S", "--quit-after", "tls"},
+		{"-S tls: the same as starttls", smtptest.Script(smtptest.STARTTLS(), quit), []string{"-S", "--quit-after", "tls"},
 			` starttls=` + pd + `;;;0 tls=` + pd + `;;;0 quit=` + pd + `;;;0 cert_days=364 chain_days=364\n$`},
-		{"-S ehlo: after the EHLO over TLS", script(scriptSTARTTLS, scriptEHLOAgain, quit), []string{"-S", "--quit-after", "ehlo"},
+		{"-S ehlo: after the EHLO over TLS", smtptest.Script(smtptest.STARTTLS(), smtptest.EHLOAgain(), quit), []string{"-S", "--quit-after", "ehlo"},
 			` starttls=` + pd + `;;;0 tls=` + pd + `;;;0 quit=` + pd + `;;;0 cert_days=364 chain_days=364\n$`},
-		{"-s tls: the banner is still read", script("TLS", "S: 220 mx.example.test ESMTP", quit), []string{"-s", "--quit-after", "tls"},
+		{"-s tls: the banner is still read", smtptest.Script("TLS", "S: 220 mx.example.test ESMTP", quit), []string{"-s", "--quit-after", "tls"},
 			`\| time=` + pd + `;;;0 connect=` + pd + `;;;0 tls=` + pd + `;;;0 banner=` + pd + `;;;0 quit=` + pd + `;;;0 cert_days=364 chain_days=364\n$`},
-		{"-s ehlo", script("TLS", scriptGreeting, quit), []string{"-s", "--quit-after", "ehlo", "-D", "30,14"},
+		{"-s ehlo", smtptest.Script("TLS", smtptest.Greeting(), quit), []string{"-s", "--quit-after", "ehlo", "-D", "30,14"},
 			` tls=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 quit=` + pd + `;;;0 cert_days=364;30:;14: chain_days=364;30:;14:\n$`},
 	}
 	for _, tc := range tlsCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, m := tlsMockRun(t, c, certTestServerTLS(c.valid), tc.script, append([]string{"--cafile", "CAFILE"}, tc.args...), checkers.OK, `^SMTP OK: .*`+tc.perf)
-			scriptDone(t, m, out)
+			expect(t, smtptest.Case{Script: tc.script, TLS: smtptest.ServerTLS(c.Valid), ScriptOK: true,
+				Args: append([]string{"--cafile", c.CAFile}, tc.args...), Status: checkers.OK, Output: `^SMTP OK: .*` + tc.perf})
 		})
 	}
 

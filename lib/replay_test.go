@@ -3,11 +3,12 @@ package checksmtp
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // TestReplayRealServers replays conversations captured from real servers
@@ -21,28 +22,15 @@ func TestReplayRealServers(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no captured conversations: %v", err)
 	}
-	certs := newTestCerts(t)
+	certs := smtptest.NewCerts(t)
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
 			t.Parallel()
 			c := readConversation(t, file)
-			m := serveTLSMock(t, listenLoopback(t, "127.0.0.1"), certTestServerTLS(certs.valid), c.script)
-			args := []string{"-H", "127.0.0.1", "-p", m.port()}
-			for _, a := range c.args {
-				a = strings.ReplaceAll(a, "CAFILE", certs.caFile)
-				args = append(args, strings.ReplaceAll(a, "PASSWORD", "replay-pa55"))
-			}
-			ckr := run(args)
-			out := format(ckr)
-			if ckr.Status != c.status {
-				t.Errorf("status %v, want %v\n%s", ckr.Status, c.status, out)
-			}
-			if !c.message.MatchString(out) {
-				t.Errorf("output does not match %q:\n%s", c.message, out)
-			}
-			if probs := m.done(); len(probs) > 0 {
-				t.Errorf("the client strayed from the captured conversation: %v\n%s", probs, out)
-			}
+			// The client must not stray from the captured conversation.
+			expect(t, smtptest.Case{Script: c.script, TLS: smtptest.ServerTLS(certs.Valid), ScriptOK: true,
+				Args:   withWords(c.args, "CAFILE", certs.CAFile, "PASSWORD", "replay-pa55"),
+				Status: c.status, Output: c.message})
 		})
 	}
 }
@@ -50,7 +38,7 @@ func TestReplayRealServers(t *testing.T) {
 type conversation struct {
 	args    []string
 	status  checkers.Status
-	message *regexp.Regexp
+	message string // a regexp
 	script  []string
 }
 
@@ -72,13 +60,13 @@ func readConversation(t *testing.T, file string) conversation {
 			}
 			c.status = st
 		case strings.HasPrefix(line, "# message: "):
-			c.message = regexp.MustCompile(strings.TrimPrefix(line, "# message: "))
+			c.message = strings.TrimPrefix(line, "# message: ")
 		case strings.HasPrefix(line, "#"):
 		default:
 			c.script = append(c.script, line)
 		}
 	}
-	if c.message == nil || len(c.script) == 0 {
+	if c.message == "" || len(c.script) == 0 {
 		t.Fatalf("%s: no message or no script", file)
 	}
 	return c
