@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mackerelio/mackerel-agent/config"
 )
 
 // The README's "## Metrics" section: its JSON example against what the
@@ -224,8 +228,9 @@ func optionalJSONFields() map[string]struct {
 // its textfile into node_exporter's Debian textfile directory under a name
 // with "smtp" in it (the stale-textfile alert relies on that); the cron,
 // systemd, Nagios and mackerel-agent variants are all there; the systemd
-// units pass `systemd-analyze verify` and the Prometheus configuration
-// `promtool check config` with the example rules.
+// units pass `systemd-analyze verify`, the Nagios objects `nagios4 -v`,
+// the mackerel-agent entries its config.LoadConfig, and the Prometheus
+// configuration `promtool check config` with the example rules.
 func TestReadmeMetricsRecipes(t *testing.T) {
 	section := readmeSection(t, "Metrics")
 	known := knownOptions(t)
@@ -330,6 +335,61 @@ func TestReadmeMetricsRecipes(t *testing.T) {
 		out, err := exec.CommandContext(ctx, sa, append([]string{"verify", "--man=no"}, units...)...).CombinedOutput()
 		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+		}
+	})
+	t.Run("nagios4-v", func(t *testing.T) {
+		if _, err := os.Stat(nagiosBin); err != nil {
+			t.Fatalf("%v (servers.sh installs nagios4-core)", err)
+		}
+		nagUser, err := user.Lookup("nagios")
+		if err != nil {
+			t.Fatalf("user nagios: %v", err)
+		}
+		uid, _ := strconv.Atoi(nagUser.Uid)
+		gid, _ := strconv.Atoi(nagUser.Gid)
+		nd := nagiosDir(t)
+		writeFile(t, filepath.Join(nd, "support.cfg"), nagiosExampleSupport, 0o644)
+		writeFile(t, filepath.Join(nd, "textfile.cfg"), markedBlock(t, section, "nagios: textfile"), 0o644)
+		writeFile(t, filepath.Join(nd, "resource.cfg"), "$USER1$=/usr/lib/nagios/plugins\n", 0o600)
+		main := strings.ReplaceAll(nagiosMain, "cfg_file={{DIR}}/objects.cfg\n",
+			"cfg_file={{DIR}}/support.cfg\ncfg_file={{DIR}}/textfile.cfg\n")
+		writeFile(t, filepath.Join(nd, "nagios.cfg"), strings.ReplaceAll(main, "{{DIR}}", nd), 0o644)
+		mustMkdir(t, filepath.Join(nd, "checkresults"))
+		if err := filepath.Walk(nd, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, uid, gid)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(nagiosBin, "-v", filepath.Join(nd, "nagios.cfg")).CombinedOutput()
+		for _, w := range []string{"Total Warnings: 0", "Total Errors:   0", "Checked 1 services.", "Checked 2 commands."} {
+			if err != nil || !strings.Contains(string(out), w) {
+				t.Fatalf("nagios4 -v on the README's textfile command and service (%q): %v\n%s", w, err, out)
+			}
+		}
+	})
+	t.Run("mackerel-agent-config", func(t *testing.T) {
+		for _, m := range []string{"mackerel-agent: textfile", "mackerel-agent: domain"} {
+			p := filepath.Join(dir, strings.ReplaceAll(m, ": ", "-")+".conf")
+			writeFile(t, p, markedBlock(t, section, m), 0o644)
+			conf, err := config.LoadConfig(p)
+			if err != nil {
+				t.Errorf("%s: mackerel-agent could not load it: %v", m, err)
+				continue
+			}
+			if len(conf.MetricPlugins) != 1 || len(conf.CheckPlugins) != 0 {
+				t.Errorf("%s: %d metric and %d check plugins, want one metric plugin", m, len(conf.MetricPlugins), len(conf.CheckPlugins))
+			}
+			for n, mp := range conf.MetricPlugins {
+				if i := slices.Index(mp.Command.Args, "--format"); i < 0 || i+1 >= len(mp.Command.Args) || mp.Command.Args[i+1] != "mackerel" {
+					t.Errorf("%s: plugin.metrics.%s lacks --format mackerel: %q", m, n, mp.Command.Args)
+				}
+				if mp.Command.TimeoutDuration <= 20*time.Second {
+					t.Errorf("%s: timeout %v, want above the -t of the check", m, mp.Command.TimeoutDuration)
+				}
+			}
 		}
 	})
 	t.Run("promtool-check-config", func(t *testing.T) {
