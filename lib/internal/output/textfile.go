@@ -1,6 +1,7 @@
 package output
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,11 @@ import (
 // removed and the error names path.
 func WriteTextfile(path string, data []byte) (err error) {
 	fail := func(what string, e error) error {
+		// The temporary file's name means nothing to the operator.
+		var pe *os.PathError
+		if errors.As(e, &pe) {
+			e = pe.Err
+		}
 		return fmt.Errorf("cannot write the Prometheus textfile %s: %s: %w", path, what, e)
 	}
 	dir, base := filepath.Split(path)
