@@ -17,6 +17,8 @@ import (
 
 	"github.com/check-smtp/check-smtp/lib/internal/dane"
 	"github.com/check-smtp/check-smtp/lib/internal/dnsx/dnstest"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // Domain mode over real sockets: a DNS server built on miekg/dns answering
@@ -38,14 +40,14 @@ type domainLab struct {
 	t     *testing.T
 	dns   *dnstest.Server
 	port  string
-	certs *testCerts
+	certs *smtptest.Certs
 	env   environ
 }
 
 func newDomainLab(t *testing.T) *domainLab {
 	t.Helper()
-	l := &domainLab{t: t, dns: dnstest.New(t), certs: newTestCerts(t), env: processEnviron()}
-	l.port = closedPort(t)
+	l := &domainLab{t: t, dns: dnstest.New(t), certs: smtptest.NewCerts(t), env: processEnviron()}
+	l.port = smtptest.ClosedPort(t)
 	return l
 }
 
@@ -69,12 +71,12 @@ func (l *domainLab) mx(mxName, certName string) string {
 	l.t.Helper()
 	ln, ip := l.listen()
 	if certName == "-" {
-		serveMock(l.t, ln, script(scriptGreeting, scriptTail))
+		smtptest.Serve(l.t, ln, smtptest.Script(smtptest.Greeting(), smtptest.Tail()))
 		return ip
 	}
 	now := time.Now()
-	cert := l.certs.leaf(l.t, certName, []string{certName}, nil, now.Add(-certTestDay), now.Add(90*certTestDay), false)
-	serveTLSMock(l.t, ln, certTestServerTLS(cert), script(scriptSTARTTLS, scriptEHLOAgain, scriptTail))
+	cert := l.certs.Leaf(l.t, certName, []string{certName}, nil, now.Add(-smtptest.Day), now.Add(90*smtptest.Day), false)
+	smtptest.ServeTLS(l.t, ln, smtptest.ServerTLS(cert), smtptest.Script(smtptest.STARTTLS(), smtptest.EHLOAgain(), smtptest.Tail()))
 	return ip
 }
 
@@ -82,7 +84,7 @@ func (l *domainLab) mx(mxName, certName string) string {
 func (l *domainLab) mxCert(cert tls.Certificate) string {
 	l.t.Helper()
 	ln, ip := l.listen()
-	serveTLSMock(l.t, ln, certTestServerTLS(cert), script(scriptSTARTTLS, scriptEHLOAgain, scriptTail))
+	smtptest.ServeTLS(l.t, ln, smtptest.ServerTLS(cert), smtptest.Script(smtptest.STARTTLS(), smtptest.EHLOAgain(), smtptest.Tail()))
 	return ip
 }
 
@@ -93,23 +95,12 @@ func (l *domainLab) down() string {
 	return ip
 }
 
-func (l *domainLab) run(args ...string) (checkers.Status, string) {
-	all := append([]string{"--dns-server", l.dns.Addr(), "-p", l.port, "--cafile", l.certs.caFile, "-t", "5"}, args...)
-	ckr := runIn(l.env, all)
-	return ckr.Status, format(ckr)
-}
-
+// expect runs the check with the lab's resolver, port, CA and a 5s
+// deadline before args; see smtptest.Expect.
 func (l *domainLab) expect(status checkers.Status, pattern string, args ...string) string {
 	l.t.Helper()
-	st, out := l.run(args...)
-	if st != status {
-		l.t.Errorf("%q: status %v, want %v\n%s", args, st, status, out)
-	}
-	if !regexp.MustCompile(pattern).MatchString(out) {
-		l.t.Errorf("%q: output does not match %q:\n%s", args, pattern, out)
-	}
-	assertPluginOutput(l.t, out)
-	return out
+	all := append([]string{"--dns-server", l.dns.Addr(), "-p", l.port, "--cafile", l.certs.CAFile, "-t", "5"}, args...)
+	return smtptest.Expect(l.t, checkIn(l.env), smtptest.Case{Args: all, Status: status, Output: pattern})
 }
 
 func TestDomainGood(t *testing.T) {
@@ -258,7 +249,7 @@ func (l *domainLab) policyServer(policies map[string]string) {
 	for d := range policies {
 		names = append(names, "mta-sts."+d)
 	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{l.certs.leaf(l.t, names[0], names, nil, now.Add(-certTestDay), now.Add(90*certTestDay), false)}}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{l.certs.Leaf(l.t, names[0], names, nil, now.Add(-smtptest.Day), now.Add(90*smtptest.Day), false)}}
 	srv.StartTLS()
 	l.t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
@@ -314,7 +305,7 @@ func TestDomainDANE(t *testing.T) {
 	setup := func(t *testing.T, records func(port string, leaf tls.Certificate) []string, secure bool) *domainLab {
 		l := newDomainLab(t)
 		now := time.Now()
-		cert := l.certs.leaf(t, "mx.dane.test", []string{"mx.dane.test"}, nil, now.Add(-certTestDay), now.Add(90*certTestDay), false)
+		cert := l.certs.Leaf(t, "mx.dane.test", []string{"mx.dane.test"}, nil, now.Add(-smtptest.Day), now.Add(90*smtptest.Day), false)
 		ip := l.mxCert(cert)
 		l.dns.Add("dane.test. MX 10 mx.dane.test.", "mx.dane.test. A "+ip)
 		l.dns.Add(records(l.port, cert)...)
@@ -330,7 +321,7 @@ func TestDomainDANE(t *testing.T) {
 	match := func(port string, c tls.Certificate) []string {
 		return []string{tlsa(port, dane.RecordFor(c.Leaf, 3, 1, 1))}
 	}
-	other := newTestCerts(t).valid
+	other := smtptest.NewCerts(t).Valid
 	mismatch := func(port string, _ tls.Certificate) []string {
 		return []string{tlsa(port, dane.RecordFor(other.Leaf, 3, 1, 1))}
 	}
@@ -358,17 +349,17 @@ func TestDomainDANE(t *testing.T) {
 
 func TestDomainOptionErrors(t *testing.T) {
 	t.Parallel()
-	runArgCases(t, []argCase{
-		{"-M with -H", []string{"-M", "example.test", "-H", "mx.example.test"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -H cannot be used with -M`},
-		{"-M with -s", []string{"-M", "example.test", "-s"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -s cannot be used with -M`},
-		{"-M with AUTH", []string{"-M", "example.test", "-A", "PLAIN"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -A cannot be used with -M`},
-		{"--dane with --no-dane", []string{"-M", "example.test", "--dane", "--no-dane"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --dane and --no-dane cannot be used together`},
-		{"--mta-sts-required with --no-mta-sts", []string{"-M", "example.test", "--mta-sts-required", "--no-mta-sts"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --mta-sts-required and --no-mta-sts`},
-		{"--parallel 0", []string{"-M", "example.test", "--parallel", "0"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --parallel 0: want 1-64`},
-		{"--parallel 65", []string{"-M", "example.test", "--parallel", "65"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --parallel 65: want 1-64`},
-		{"--dane with a resolver not on loopback", []string{"-M", "example.test", "--dane", "--dns-server", "192.0.2.53"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --dane needs a resolver whose DNSSEC answers can be trusted`},
-		{"--mx-strict without -M", []string{"--mx-strict"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --mx-strict needs -M DOMAIN`},
-		{"bad domain", []string{"-M", "bad..test"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -M "bad\.\.test": `},
+	expectCases(t, []smtptest.Case{
+		{Name: "-M with -H", Args: []string{"-M", "example.test", "-H", "mx.example.test"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -H cannot be used with -M`},
+		{Name: "-M with -s", Args: []string{"-M", "example.test", "-s"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -s cannot be used with -M`},
+		{Name: "-M with AUTH", Args: []string{"-M", "example.test", "-A", "PLAIN"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -A cannot be used with -M`},
+		{Name: "--dane with --no-dane", Args: []string{"-M", "example.test", "--dane", "--no-dane"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --dane and --no-dane cannot be used together`},
+		{Name: "--mta-sts-required with --no-mta-sts", Args: []string{"-M", "example.test", "--mta-sts-required", "--no-mta-sts"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --mta-sts-required and --no-mta-sts`},
+		{Name: "--parallel 0", Args: []string{"-M", "example.test", "--parallel", "0"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --parallel 0: want 1-64`},
+		{Name: "--parallel 65", Args: []string{"-M", "example.test", "--parallel", "65"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --parallel 65: want 1-64`},
+		{Name: "--dane with a resolver not on loopback", Args: []string{"-M", "example.test", "--dane", "--dns-server", "192.0.2.53"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --dane needs a resolver whose DNSSEC answers can be trusted`},
+		{Name: "--mx-strict without -M", Args: []string{"--mx-strict"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --mx-strict needs -M DOMAIN`},
+		{Name: "bad domain", Args: []string{"-M", "bad..test"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -M "bad\.\.test": `},
 	})
 }
 
@@ -376,15 +367,15 @@ func TestDomainIPv6AndMixedFamilies(t *testing.T) {
 	t.Parallel()
 	l := newDomainLab(t)
 	ip4 := l.mx("mx.six.test", "mx.six.test")
-	ln6 := listenLoopback(t, "::1") // skips without an IPv6 loopback
+	ln6 := smtptest.ListenLoopback(t, "::1") // skips without an IPv6 loopback
 	ln6.Close()
 	ln, err := net.Listen("tcp6", net.JoinHostPort("::1", l.port))
 	if err != nil {
 		t.Skipf("[::1]:%s: %v", l.port, err)
 	}
 	now := time.Now()
-	cert := l.certs.leaf(t, "mx.six.test", []string{"mx.six.test"}, nil, now.Add(-certTestDay), now.Add(90*certTestDay), false)
-	serveTLSMock(t, ln, certTestServerTLS(cert), script(scriptSTARTTLS, scriptEHLOAgain, scriptTail))
+	cert := l.certs.Leaf(t, "mx.six.test", []string{"mx.six.test"}, nil, now.Add(-smtptest.Day), now.Add(90*smtptest.Day), false)
+	smtptest.ServeTLS(t, ln, smtptest.ServerTLS(cert), smtptest.Script(smtptest.STARTTLS(), smtptest.EHLOAgain(), smtptest.Tail()))
 	l.dns.Add("six.test. MX 10 mx.six.test.", "mx.six.test. A "+ip4, "mx.six.test. AAAA ::1")
 	out := l.expect(checkers.OK, `^SMTP OK: six\.test: 2 of 2 MX addresses OK.* mx\.six\.test___1_time=`, "-M", "six.test")
 	if !strings.Contains(out, "mx.six.test [::1], OK") || !strings.Contains(out, "mx.six.test ["+ip4+"], OK") {

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 var statusLine = regexp.MustCompile(`^SMTP (OK|WARNING|CRITICAL|UNKNOWN): `)
@@ -17,7 +19,7 @@ var statusLine = regexp.MustCompile(`^SMTP (OK|WARNING|CRITICAL|UNKNOWN): `)
 // connection to a refusing loopback port: nothing is dialled outside
 // loopback and no run waits on a server. Seeds: testdata/fuzz/FuzzRunArgs.
 func FuzzRunArgs(f *testing.F) {
-	port := closedPort(f)
+	port := smtptest.ClosedPort(f)
 	var pinned atomic.Bool
 	env := processEnviron()
 	// Every DNS lookup (domain mode, --dns-server) goes to a closed loopback

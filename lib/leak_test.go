@@ -1,13 +1,14 @@
 package checksmtp
 
 import (
-	"net"
 	"os"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // TestNoLeaks runs a batch of checks that end every way (OK, timeout,
@@ -17,61 +18,56 @@ import (
 // files, and the goroutine and file descriptor counts are back to where
 // they were. Not parallel: it measures the whole process.
 func TestNoLeaks(t *testing.T) {
-	certs := newTestCerts(t)
-	tlsLn := func() net.Listener {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ln
-	}
+	certs := smtptest.NewCerts(t)
 	// A first check warms up what the runtime creates once (the poller).
-	run([]string{"-H", "127.0.0.1", "-p", closedPort(t)})
+	run([]string{"-H", "127.0.0.1", "-p", smtptest.ClosedPort(t)})
 	baseGoroutines, baseFDs := runtime.NumGoroutine(), openFDs()
 
 	batch := []struct {
 		name  string
-		start func() *mockServer // nil: nothing listens
+		start func() *smtptest.Server // nil: nothing listens
 		args  []string
 	}{
-		{"OK", func() *mockServer { return startMock(t, script(scriptGreeting, scriptTail)...) }, nil},
-		{"timeout", func() *mockServer { return startMock(t, "HANG") }, []string{"-t", "0.3"}},
-		{"timeout at QUIT with -q", func() *mockServer {
-			return startMock(t, script(scriptGreeting, mailOK, rsetOK, "C: QUIT", "HANG")...)
+		{"OK", func() *smtptest.Server {
+			return smtptest.Start(t, smtptest.Script(smtptest.Greeting(), smtptest.Tail())...)
+		}, nil},
+		{"timeout", func() *smtptest.Server { return smtptest.Start(t, "HANG") }, []string{"-t", "0.3"}},
+		{"timeout at QUIT with -q", func() *smtptest.Server {
+			return smtptest.Start(t, smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), smtptest.RsetOK(), "C: QUIT", "HANG")...)
 		}, []string{"-t", "0.3", "-q"}},
 		{"refused", nil, nil},
-		{"closed mid-reply", func() *mockServer {
-			return startMock(t, "S: 220 mx", "C: EHLO .+", "RAW: 250-mx\r\n250-PI", "CLOSE")
+		{"closed mid-reply", func() *smtptest.Server {
+			return smtptest.Start(t, "S: 220 mx", "C: EHLO .+", "RAW: 250-mx\r\n250-PI", "CLOSE")
 		}, nil},
-		{"untrusted certificate", func() *mockServer {
-			return serveTLSMock(t, tlsLn(), certTestServerTLS(certs.selfSigned), []string{"TLS", "HANG"})
+		{"untrusted certificate", func() *smtptest.Server {
+			return smtptest.ServeTLS(t, smtptest.ListenLoopback(t, "127.0.0.1"), smtptest.ServerTLS(certs.SelfSigned), []string{"TLS", "HANG"})
 		}, []string{"-s"}},
-		{"TLS handshake failure", func() *mockServer {
-			return startMock(t, "RAW: 220 not TLS at all\r\n", "HANG")
+		{"TLS handshake failure", func() *smtptest.Server {
+			return smtptest.Start(t, "RAW: 220 not TLS at all\r\n", "HANG")
 		}, []string{"-s"}},
-		{"STARTTLS stall", func() *mockServer {
-			return startMock(t, "S: 220 mx", "C: EHLO .+", "S: 250 STARTTLS", "C: STARTTLS", "S: 220 go", "HANG")
+		{"STARTTLS stall", func() *smtptest.Server {
+			return smtptest.Start(t, "S: 220 mx", "C: EHLO .+", "S: 250 STARTTLS", "C: STARTTLS", "S: 220 go", "HANG")
 		}, []string{"-S", "-t", "0.3"}},
-		{"AUTH refused", func() *mockServer {
-			return startMock(t, "S: 220 mx", "C: EHLO .+", "S: 250 AUTH PLAIN", "C: AUTH PLAIN .+", "S: 535 no", "C: QUIT", "S: 221 bye", "HANG")
+		{"AUTH refused", func() *smtptest.Server {
+			return smtptest.Start(t, "S: 220 mx", "C: EHLO .+", "S: 250 AUTH PLAIN", "C: AUTH PLAIN .+", "S: 535 no", "C: QUIT", "S: 221 bye", "HANG")
 		}, []string{"-A", "PLAIN", "-U", "u", "-P", "p"}},
 	}
 	for _, c := range batch {
-		port := closedPort(t)
-		var m *mockServer
+		port := smtptest.ClosedPort(t)
+		var m *smtptest.Server
 		if c.start != nil {
 			m = c.start()
-			port = m.port()
+			port = m.Port()
 		}
-		out := format(run(append([]string{"-H", "127.0.0.1", "-p", port, "--cafile", certs.caFile}, c.args...)))
+		out := format(run(append([]string{"-H", "127.0.0.1", "-p", port, "--cafile", certs.CAFile}, c.args...)))
 		if m == nil {
 			continue
 		}
-		m.ln.Close()
+		m.Close()
 		// Every script ends in HANG or CLOSE, and HANG ends only when the
 		// client has closed its side: a leaked connection keeps it waiting.
 		select {
-		case <-m.finished:
+		case <-m.Finished():
 		case <-time.After(3 * time.Second):
 			t.Errorf("%s: the server still has an open connection after run() returned\noutput: %s", c.name, out)
 		}

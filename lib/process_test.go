@@ -8,12 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // TestPanicRecovered forces panics through an injected dialer: run()
@@ -35,7 +36,7 @@ func TestPanicRecovered(t *testing.T) {
 	} {
 		env := processEnviron()
 		env.dialer = dialerFunc(func(context.Context, string, string) (net.Conn, error) { tc.hook(); return nil, nil })
-		ckr := runIn(env, append([]string{"-H", "127.0.0.1", "-p", closedPort(t)}, tc.extra...))
+		ckr := runIn(env, append([]string{"-H", "127.0.0.1", "-p", smtptest.ClosedPort(t)}, tc.extra...))
 		if ckr.Status != checkers.UNKNOWN || format(ckr) != tc.want {
 			t.Errorf("%s: got %v %q, want UNKNOWN %q", tc.name, ckr.Status, format(ckr), tc.want)
 		}
@@ -47,52 +48,24 @@ func TestPanicRecovered(t *testing.T) {
 func TestStatusDiscipline(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "missing.sock")
-	cases := []struct {
-		name   string
-		script []string // nil: no server
-		args   []string
-		status checkers.Status
-		first  string // regexp for the first line
-	}{
-		{"OK", script(scriptGreeting, scriptTail), nil, checkers.OK, `^SMTP OK: `},
-		{"OK without perfdata", script(scriptGreeting, scriptTail), []string{"--no-perfdata"}, checkers.OK, `^SMTP OK: [^|]*$`},
-		{"OK with -v", script(scriptGreeting, scriptTail), []string{"-v"}, checkers.OK, `^SMTP OK: .* \| time=`},
-		{"WARNING", script(scriptGreeting, "C: MAIL FROM:<.*>", "S: 250 ok", "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"), nil, checkers.WARNING, `^SMTP WARNING: QUIT refused`},
-		{"CRITICAL rejection", script("S: 554 go away", "C: QUIT", "S: 221 bye"), []string{"-v"}, checkers.CRITICAL, `^SMTP CRITICAL: server refused the connection at step banner: 554 go away -- `},
-		{"timeout", script("HANG"), []string{"-t", "0.5:3", "-v"}, checkers.UNKNOWN, `^SMTP UNKNOWN: timeout after 0\.5s at step banner`},
-		{"refused port", nil, []string{"-H", "127.0.0.1", "-p", closedPort(t)}, checkers.CRITICAL, `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+ -- `},
-		{"missing unix socket", nil, []string{"-H", sock}, checkers.CRITICAL, `^SMTP CRITICAL: no socket at `},
-		{"bad option", nil, []string{"--bogus"}, checkers.UNKNOWN, `^SMTP UNKNOWN: unknown option --bogus \(see --help\)$`},
-		{"bad value", nil, []string{"-p", "x"}, checkers.UNKNOWN, `^SMTP UNKNOWN: `},
-		{"conflicting options", nil, []string{"-s", "-S"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -s .* -S `},
-		{"status-as remaps", nil, []string{"-H", "127.0.0.1", "-p", closedPort(t), "--status-as", "critical=warning"}, checkers.WARNING, `^SMTP WARNING: connection refused`},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			args := tc.args
-			if tc.script != nil {
-				m := startMock(t, tc.script...)
-				args = append([]string{"-H", "127.0.0.1", "-p", m.port()}, args...)
-			}
-			ckr := run(args)
-			out := format(ckr)
-			if ckr.Status != tc.status {
-				t.Errorf("status %v, want %v:\n%s", ckr.Status, tc.status, out)
-			}
-			first, _, _ := strings.Cut(out, "\n")
-			if !regexp.MustCompile(tc.first).MatchString(first) {
-				t.Errorf("first line %q does not match %q", first, tc.first)
-			}
-			assertPluginOutput(t, out)
-		})
-	}
+	// The first line is matched (a pattern ends with \n where it ends the
+	// line); smtptest checks the rest of the plugin-output contract.
+	expectCases(t, []smtptest.Case{
+		{Name: "OK", Script: smtptest.Script(smtptest.Greeting(), smtptest.Tail()), Status: checkers.OK, Output: `^SMTP OK: `},
+		{Name: "OK without perfdata", Script: smtptest.Script(smtptest.Greeting(), smtptest.Tail()), Args: []string{"--no-perfdata"}, Status: checkers.OK, Output: `^SMTP OK: [^|\n]*\n`},
+		{Name: "OK with -v", Script: smtptest.Script(smtptest.Greeting(), smtptest.Tail()), Args: []string{"-v"}, Status: checkers.OK, Output: `^SMTP OK: .* \| time=`},
+		{Name: "WARNING", Script: smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<.*>", "S: 250 ok", "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"), Status: checkers.WARNING, Output: `^SMTP WARNING: QUIT refused`},
+		{Name: "CRITICAL rejection", Script: smtptest.Script("S: 554 go away", "C: QUIT", "S: 221 bye"), Args: []string{"-v"}, Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: server refused the connection at step banner: 554 go away -- `},
+		{Name: "timeout", Script: smtptest.Script("HANG"), Args: []string{"-t", "0.5:3", "-v"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: timeout after 0\.5s at step banner`},
+		{Name: "refused port", Args: []string{"-H", "127.0.0.1", "-p", smtptest.ClosedPort(t)}, Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+ -- `},
+		{Name: "missing unix socket", Args: []string{"-H", sock}, Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: no socket at `},
+		{Name: "bad option", Args: []string{"--bogus"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: unknown option --bogus \(see --help\)\n`},
+		{Name: "bad value", Args: []string{"-p", "x"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: `},
+		{Name: "conflicting options", Args: []string{"-s", "-S"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -s .* -S `},
+		{Name: "status-as remaps", Args: []string{"-H", "127.0.0.1", "-p", smtptest.ClosedPort(t), "--status-as", "critical=warning"}, Status: checkers.WARNING, Output: `^SMTP WARNING: connection refused`},
+	})
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"-V"}, {"--version"}} {
-		ckr := run(args)
-		out := format(ckr)
-		if ckr.Status != checkers.OK || !strings.HasSuffix(out, "\n") || strings.HasPrefix(out, "SMTP") {
-			t.Errorf("run(%q): %v %q", args, ckr.Status, out)
-		}
+		expect(t, smtptest.Case{Args: args, NotPlugin: true, Status: checkers.OK, Output: `^check-smtp `})
 	}
 }
 
@@ -118,75 +91,66 @@ func buildBinary(t *testing.T) string {
 func TestBinary(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
-	okPort := func(t *testing.T) string { return startMock(t, script(scriptGreeting, scriptTail)...).port() }
-	cases := []struct {
-		name  string
-		args  func(t *testing.T) []string
-		env   []string
-		code  int
-		first string // regexp
-		check func(t *testing.T, stdout string)
-	}{
-		{name: "OK", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", okPort(t)} },
-			code: 0, first: `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP ready \| time=`},
-		{name: "OK with -v", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", okPort(t), "-v"} },
-			code: 0, first: `^SMTP OK: `, check: func(t *testing.T, stdout string) {
-				if !strings.Contains(stdout, "\nC: QUIT\nS: 221 2.0.0 Bye\n") {
-					t.Errorf("no transcript:\n%s", stdout)
-				}
-			}},
-		{name: "CRITICAL refused port", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", closedPort(t)} },
-			code: 2, first: `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+ -- `},
-		{name: "timeout as WARNING", args: func(t *testing.T) []string {
-			return []string{"-H", "127.0.0.1", "-p", startMock(t, "HANG").port(), "-t", "0.5:WARNING"}
-		}, code: 1, first: `^SMTP WARNING: timeout after 0\.5s at step banner`},
-		{name: "UNKNOWN bad option", args: func(*testing.T) []string { return []string{"--bogus"} },
-			code: 3, first: `^SMTP UNKNOWN: unknown option --bogus \(see --help\)$`},
-		{name: "help exits 0", args: func(*testing.T) []string { return []string{"--help"} },
-			code: 0, first: `^check-smtp probes `},
-		{name: "version exits 0", args: func(*testing.T) []string { return []string{"--version"} },
-			code: 0, first: `^check-smtp \S+$`},
-		{name: "AUTH with -v against an echoing server, password from -P", args: func(t *testing.T) []string {
-			return []string{"-H", "127.0.0.1", "-p", startSecretsServer(t, authEchoDecoded), "-v", "-A", "PLAIN", "-U", secretUser, "-P", secretPassword}
-		}, code: 2, first: `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 bad credentials alice<redacted> -- `,
-			check: func(t *testing.T, stdout string) { assertNoSecret(t, "stdout", stdout) }},
-		{name: "AUTH LOGIN with -v against an echoing server, password from the environment", args: func(t *testing.T) []string {
-			return []string{"-H", "127.0.0.1", "-p", startSecretsServer(t, authEchoError), "-v", "-A", "LOGIN", "-U", secretUser}
-		}, env: []string{"CHECK_SMTP_AUTHPASSWORD=" + secretPassword},
-			code: 2, first: `^SMTP CRITICAL: AUTH LOGIN refused at step auth: 535 5\.7\.8 bad credentials <redacted> <redacted> -- `,
-			check: func(t *testing.T, stdout string) { assertNoSecret(t, "stdout", stdout) }},
+	okPort := func(t *testing.T) string {
+		return smtptest.Start(t, smtptest.Script(smtptest.Greeting(), smtptest.Tail())...).Port()
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			cmd := exec.Command(bin, tc.args(t)...)
-			cmd.Env = append(withoutEnv(os.Environ(), "CHECK_SMTP_AUTHPASSWORD", "MP_CONFIG_FILE"), tc.env...)
+	// binary runs bin as a subprocess with env added: the exit code is the
+	// state, stdout the output; stderr must stay empty.
+	binary := func(t *testing.T, env []string) smtptest.Runner {
+		return func(args []string) (checkers.Status, string) {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(withoutEnv(os.Environ(), "CHECK_SMTP_AUTHPASSWORD", "MP_CONFIG_FILE"), env...)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			cmd.WaitDelay = 10 * time.Second
 			err := cmd.Run()
-			code := cmd.ProcessState.ExitCode()
 			var exitErr *exec.ExitError
 			if err != nil && !errors.As(err, &exitErr) {
 				t.Fatalf("running %s: %v", bin, err)
 			}
-			if code != tc.code {
-				t.Errorf("exit code %d, want %d\nstdout: %s", code, tc.code, stdout.String())
-			}
-			out := stdout.String()
-			first, _, _ := strings.Cut(out, "\n")
-			if !regexp.MustCompile(tc.first).MatchString(first) {
-				t.Errorf("first line %q does not match %q", first, tc.first)
-			}
-			if !strings.HasSuffix(out, "\n") {
-				t.Errorf("stdout does not end with a newline: %q", out)
-			}
 			if stderr.Len() > 0 {
 				t.Errorf("stderr is not empty: %q", stderr.String())
 			}
-			if tc.check != nil {
-				tc.check(t, out)
-			}
+			return checkers.Status(cmd.ProcessState.ExitCode()), stdout.String()
+		}
+	}
+	cases := []struct {
+		name string
+		args func(t *testing.T) []string
+		env  []string
+		want smtptest.Case // Args come from args
+	}{
+		{name: "OK", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", okPort(t)} },
+			want: smtptest.Case{Status: checkers.OK, Output: `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP ready \| time=`}},
+		{name: "OK with -v", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", okPort(t), "-v"} },
+			want: smtptest.Case{Status: checkers.OK, Output: `^SMTP OK: (?s:.*)\nC: QUIT\nS: 221 2\.0\.0 Bye\n`}},
+		{name: "CRITICAL refused port", args: func(t *testing.T) []string { return []string{"-H", "127.0.0.1", "-p", smtptest.ClosedPort(t)} },
+			want: smtptest.Case{Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:\d+ -- `}},
+		{name: "timeout as WARNING", args: func(t *testing.T) []string {
+			return []string{"-H", "127.0.0.1", "-p", smtptest.Start(t, "HANG").Port(), "-t", "0.5:WARNING"}
+		}, want: smtptest.Case{Status: checkers.WARNING, Output: `^SMTP WARNING: timeout after 0\.5s at step banner`}},
+		{name: "UNKNOWN bad option", args: func(*testing.T) []string { return []string{"--bogus"} },
+			want: smtptest.Case{Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: unknown option --bogus \(see --help\)\n`}},
+		{name: "help exits 0", args: func(*testing.T) []string { return []string{"--help"} },
+			want: smtptest.Case{NotPlugin: true, Status: checkers.OK, Output: `^check-smtp probes `}},
+		{name: "version exits 0", args: func(*testing.T) []string { return []string{"--version"} },
+			want: smtptest.Case{NotPlugin: true, Status: checkers.OK, Output: `^check-smtp \S+\n`}},
+		{name: "AUTH with -v against an echoing server, password from -P", args: func(t *testing.T) []string {
+			return []string{"-H", "127.0.0.1", "-p", startSecretsServer(t, authEchoDecoded), "-v", "-A", "PLAIN", "-U", secretUser, "-P", secretPassword}
+		}, want: smtptest.Case{Status: checkers.CRITICAL, Absent: secretValues(),
+			Output: `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 bad credentials alice<redacted> -- `}},
+		{name: "AUTH LOGIN with -v against an echoing server, password from the environment", args: func(t *testing.T) []string {
+			return []string{"-H", "127.0.0.1", "-p", startSecretsServer(t, authEchoError), "-v", "-A", "LOGIN", "-U", secretUser}
+		}, env: []string{"CHECK_SMTP_AUTHPASSWORD=" + secretPassword},
+			want: smtptest.Case{Status: checkers.CRITICAL, Absent: secretValues(),
+				Output: `^SMTP CRITICAL: AUTH LOGIN refused at step auth: 535 5\.7\.8 bad credentials <redacted> <redacted> -- `}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := tc.want
+			c.Args = tc.args(t)
+			smtptest.Expect(t, binary(t, tc.env), c)
 		})
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // TestReadmeRecipes runs every command line of README.md's recipes (the
@@ -26,11 +25,11 @@ import (
 // password file the recipes name is a temporary one.
 func TestReadmeRecipes(t *testing.T) {
 	recipes := readmeRecipes(t)
-	ca := newTestCerts(t)
+	ca := smtptest.NewCerts(t)
 	names := []string{"mx.example.com", "mail.example.com"}
 	certFor := func(days int) tls.Certificate {
 		now := time.Now()
-		return ca.leaf(t, "mail.example.com", names, nil, now.Add(-certTestDay), now.Add(time.Duration(days)*certTestDay+time.Hour), false)
+		return ca.Leaf(t, "mail.example.com", names, nil, now.Add(-smtptest.Day), now.Add(time.Duration(days)*smtptest.Day+time.Hour), false)
 	}
 	pwFile := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pwFile, []byte(recipePassword+"\n"), 0o600); err != nil {
@@ -53,11 +52,11 @@ func TestReadmeRecipes(t *testing.T) {
 	}
 	mock := func(cert tls.Certificate, sc ...any) func(t *testing.T) string {
 		return func(t *testing.T) string {
-			return serveTLSMock(t, listenLoopback(t, "127.0.0.1"), certTestServerTLS(cert), script(sc...)).port()
+			return smtptest.ServeTLS(t, smtptest.ListenLoopback(t, "127.0.0.1"), smtptest.ServerTLS(cert), smtptest.Script(sc...)).Port()
 		}
 	}
 	cert365, cert20, cert5 := certFor(365), certFor(20), certFor(5)
-	quit := []string{"C: QUIT", "S: 221 2.0.0 Bye"}
+	quit := smtptest.Quit()
 	// How each recipe's command lines must end against each double.
 	want := map[string][]run{
 		"mx-starttls": {{0, "go-smtp offering STARTTLS on 25",
@@ -70,18 +69,18 @@ func TestReadmeRecipes(t *testing.T) {
 			{0, "go-smtp with implicit TLS, AUTH PLAIN", route("mail.example.com:465", goSMTP(&cert365, true)), checkers.OK,
 				` connect=\S+ tls=\S+ banner=\S+ ehlo=\S+ auth=\S+ mail=\S+ rset=\S+ quit=\S+ cert_days=365 chain_days=365\n$`},
 			{1, "a 465 refusing MAIL without AUTH: --quit-after ehlo never sends it",
-				route("mail.example.com:465", mock(cert365, "TLS", scriptGreeting, quit)), checkers.OK,
+				route("mail.example.com:465", mock(cert365, "TLS", smtptest.Greeting(), quit)), checkers.OK,
 				` connect=\S+ tls=\S+ banner=\S+ ehlo=\S+ quit=\S+ cert_days=365;30:;14: chain_days=365;30:;14:\n$`},
 		},
 		"certificate-expiry": {
-			{0, "365 days left", route("mx.example.com:25", mock(cert365, scriptSTARTTLS, quit)), checkers.OK, `^SMTP OK: .*, certificate expires in 365 days \|`},
-			{0, "20 days left", route("mx.example.com:25", mock(cert20, scriptSTARTTLS, quit)), checkers.WARNING, `^SMTP WARNING: certificate expires in 20 days \(NotAfter \S+\), fewer than 30 -- `},
-			{0, "5 days left", route("mx.example.com:25", mock(cert5, scriptSTARTTLS, quit)), checkers.CRITICAL, `^SMTP CRITICAL: certificate expires in 5 days \(NotAfter \S+\), fewer than 14 -- `},
+			{0, "365 days left", route("mx.example.com:25", mock(cert365, smtptest.STARTTLS(), quit)), checkers.OK, `^SMTP OK: .*, certificate expires in 365 days \|`},
+			{0, "20 days left", route("mx.example.com:25", mock(cert20, smtptest.STARTTLS(), quit)), checkers.WARNING, `^SMTP WARNING: certificate expires in 20 days \(NotAfter \S+\), fewer than 30 -- `},
+			{0, "5 days left", route("mx.example.com:25", mock(cert5, smtptest.STARTTLS(), quit)), checkers.CRITICAL, `^SMTP CRITICAL: certificate expires in 5 days \(NotAfter \S+\), fewer than 14 -- `},
 		},
 		"lmtp-socket": {{0, "LMTP on a unix socket",
 			func(t *testing.T) map[string]string {
-				ln, path := unixListener(t)
-				serveMock(t, ln, script(lmtpGreeting, "C: MAIL FROM:<>", "S: 250 2.1.0 OK", "C: RCPT TO:<postmaster@example\\.com>", "S: 250 2.1.5 OK", scriptRsetQuit))
+				ln, path := smtptest.UnixListener(t)
+				smtptest.Serve(t, ln, smtptest.Script(smtptest.LMTPGreeting(), "C: MAIL FROM:<>", "S: 250 2.1.0 OK", "C: RCPT TO:<postmaster@example\\.com>", "S: 250 2.1.5 OK", smtptest.RsetOK(), smtptest.Quit()))
 				return map[string]string{"/run/dovecot/lmtp": path}
 			}, checkers.OK, `^SMTP OK: \S+ response time, lmtp\.example\.test Dovecot ready\. \| time=\S+ connect=\S+ banner=\S+ ehlo=\S+ mail=\S+ rcpt=\S+ rset=\S+ quit=\S+\n$`}},
 		"open-relay": {
@@ -131,18 +130,11 @@ func TestReadmeRecipes(t *testing.T) {
 				env.dialer = recipeDialer{routes: r.routes(t)}
 				env.getenv = func(k string) string {
 					if k == "SSL_CERT_FILE" {
-						return ca.caFile
+						return ca.CAFile
 					}
 					return ""
 				}
-				ckr := runIn(env, args)
-				out := format(ckr)
-				if ckr.Status != r.status {
-					t.Errorf("%s\nstatus %v, want %v:\n%s", line, ckr.Status, r.status, out)
-				}
-				if !regexp.MustCompile(r.output).MatchString(out) {
-					t.Errorf("%s\noutput does not match %q:\n%s", line, r.output, out)
-				}
+				smtptest.Expect(t, checkIn(env), smtptest.Case{Args: args, Status: r.status, Output: r.output})
 			})
 		}
 	}
@@ -200,25 +192,10 @@ func (d recipeDialer) DialContext(ctx context.Context, network, address string) 
 }
 
 // startRecipeGoSMTP serves go-smtp on 127.0.0.1 with the recipes' account
-// (AUTH PLAIN and LOGIN, over TLS only) and the local recipients given;
-// cert nil: no TLS at all.
+// (AUTH PLAIN and LOGIN, over TLS only) and the local recipients given (no
+// other RCPT is accepted); cert nil: no TLS at all.
 func startRecipeGoSMTP(t *testing.T, cert *tls.Certificate, implicit bool, local ...string) string {
 	t.Helper()
-	be := &plainBackend{user: recipeUser, password: recipePassword, local: map[string]bool{}}
-	for _, l := range local {
-		be.local[l] = true
-	}
-	srv := smtp.NewServer(be)
-	srv.Domain = "gosmtp.example.test"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	var implicitTLS *tls.Config
-	if cert != nil {
-		srv.TLSConfig = certTestServerTLS(*cert)
-		if implicit {
-			implicitTLS = srv.TLSConfig
-		}
-	}
-	ln := listenLoopback(t, "127.0.0.1")
-	serveGoSMTP(t, srv, ln, implicitTLS)
-	return portOf(ln)
+	be := &smtptest.Backend{User: recipeUser, Password: recipePassword, Local: append([]string{}, local...), Domain: "example.test"}
+	return smtptest.StartGoSMTPWith(t, be, smtptest.GoSMTPConfig{Cert: cert, Implicit: implicit}).Port
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 	"github.com/mackerelio/checkers"
 )
 
@@ -26,21 +27,13 @@ type oneRun struct {
 
 func (r oneRun) check(t *testing.T, i int) {
 	t.Helper()
-	port, be := startPlainGoSMTP(t)
-	args := append([]string{"-H", "127.0.0.1", "-p", port}, r.args...)
-	ckr := run(args)
-	out := format(ckr)
-	if ckr.Status != r.status {
-		t.Errorf("call %d %q: status %v, want %v\n%s", i, r.args, ckr.Status, r.status, out)
-	}
-	if !regexp.MustCompile(r.match).MatchString(out) {
-		t.Errorf("call %d %q: output does not match %q:\n%s", i, r.args, r.match, out)
-	}
+	g := smtptest.StartPlainGoSMTP(t)
+	out := expect(t, smtptest.Case{Args: append([]string{"-H", "127.0.0.1", "-p", g.Port}, r.args...), Status: r.status, Output: r.match})
 	if r.nomatch != "" && regexp.MustCompile(r.nomatch).MatchString(out) {
 		t.Errorf("call %d %q: output matches %q, left over from an earlier call?\n%s", i, r.args, r.nomatch, out)
 	}
 	if r.events != nil {
-		got := waitEvents(be, len(r.events))
+		got := g.Backend.WaitEvents(len(r.events))
 		if strings.Join(got, "\n") != strings.Join(r.events, "\n") {
 			t.Errorf("call %d %q: server saw %q, want %q", i, r.args, got, r.events)
 		}

@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/check-smtp/check-smtp/lib/internal/text"
+	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // The credentials of every secrets test. The password holds a "|" and a
@@ -49,6 +52,15 @@ func secretForms() map[string]string {
 		"base64 CRAM-MD5 response":   b64(secretUser + " " + digest),
 		"base64 CRAM-MD5, head":      b64(secretUser + " " + digest)[:12],
 	}
+}
+
+// secretValues is every form of the credentials, for Case.Absent.
+func secretValues() []string {
+	var forms []string
+	for _, f := range secretForms() {
+		forms = append(forms, f)
+	}
+	return forms
 }
 
 // assertNoSecret scans every byte of out for every form of the credentials.
@@ -87,7 +99,7 @@ var authBehaviours = map[string]authBehaviour{
 // CRAM-MD5, handling AUTH as behaviour says. It returns the port.
 func startSecretsServer(t *testing.T, behaviour authBehaviour) string {
 	t.Helper()
-	return serveOnce(t, func(conn net.Conn) { serveSecrets(conn, behaviour) })
+	return smtptest.ServeOnce(t, func(conn net.Conn) { serveSecrets(conn, behaviour) })
 }
 
 func serveSecrets(conn net.Conn, behaviour authBehaviour) {
@@ -216,20 +228,12 @@ func TestSecretsNeverShown(t *testing.T) {
 					t.Parallel()
 					port := startSecretsServer(t, behaviour)
 					args := append([]string{"-H", "127.0.0.1", "-p", port, "-t", "5", "-v", "-A", mech, "-U", secretUser}, source...)
-					ckr := run(args)
-					out := format(ckr)
-					assertNoSecret(t, "output", out)
-					assertPluginOutput(t, out)
+					want := checkers.CRITICAL
 					if behaviour == authAccept {
-						if ckr.Status != 0 {
-							t.Errorf("status %v with an accepting server:\n%s", ckr.Status, out)
-						}
-					} else if ckr.Status != 2 {
-						t.Errorf("status %v, want CRITICAL:\n%s", ckr.Status, out)
+						want = checkers.OK
 					}
-					if !strings.Contains(out, "\nC: AUTH "+mech) {
-						t.Errorf("the transcript lacks the AUTH line:\n%s", out)
-					}
+					// The transcript has the AUTH line, and no form of the credentials.
+					expect(t, smtptest.Case{Args: args, Status: want, Output: `\nC: AUTH ` + mech, Absent: secretValues()})
 				})
 			}
 		}
@@ -267,13 +271,7 @@ func TestSecretsInUsageErrors(t *testing.T) {
 		{"-A", "PLAIN", "-U", secretUser, "--extra-opts=check_smtp@" + ini},
 		{"-A", "PLAIN", "-U", secretUser, "--extra-opts=check_smtp@" + badIni},
 	} {
-		ckr := run(args)
-		out := format(ckr)
-		if ckr.Status != 3 {
-			t.Errorf("run(%q): status %v, want UNKNOWN:\n%s", args, ckr.Status, out)
-		}
-		assertNoSecret(t, fmt.Sprintf("run(%q)", args), out)
-		assertPluginOutput(t, out)
+		expect(t, smtptest.Case{Args: args, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: `, Absent: secretValues()})
 	}
 }
 
