@@ -108,6 +108,17 @@ func ServerTLS(cert tls.Certificate) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{cert}}
 }
 
+// NewRoot is a self-signed CA certificate for subject with a fresh key,
+// valid from a day ago for a year: a root of a test trust store.
+func NewRoot(t testing.TB, subject pkix.Name) tls.Certificate {
+	t.Helper()
+	now := time.Now()
+	tmpl := caTemplate(t, "", now.Add(-Day), now.Add(365*Day))
+	tmpl.Subject = subject
+	tmpl.KeyUsage |= x509.KeyUsageCRLSign
+	return sign(t, tmpl, nil, nil)
+}
+
 // ChainDates are the validity periods of a root, an intermediate and a
 // loopback leaf, as offsets from now.
 type ChainDates struct {

@@ -3,6 +3,7 @@ package smtptest_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"os"
 	"testing"
@@ -109,5 +110,17 @@ func TestNewChain(t *testing.T) {
 		if got := tlsverify.DaysLeft(chains[0][i], now); got != want {
 			t.Errorf("chain member %d (%s) has %d days left, want %d", i, chains[0][i].Subject, got, want)
 		}
+	}
+}
+
+func TestNewRoot(t *testing.T) {
+	t.Parallel()
+	root := smtptest.NewRoot(t, pkix.Name{CommonName: "Filler Root 007", Organization: []string{"check-smtp test"}})
+	c := root.Leaf
+	if !c.IsCA || c.Subject.CommonName != "Filler Root 007" || c.Subject.Organization[0] != "check-smtp test" || c.CheckSignatureFrom(c) != nil {
+		t.Errorf("not a self-signed CA for the subject: %v, CA %v", c.Subject, c.IsCA)
+	}
+	if d := tlsverify.DaysLeft(c, time.Now()); d != 364 {
+		t.Errorf("%d days left, want 364", d)
 	}
 }
