@@ -1,7 +1,6 @@
 package checksmtp
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // Tests of the core check (issue #2): the plain-TCP conversation, options,
@@ -22,15 +23,9 @@ const pd = `\d+\.\d{6}s`
 // lit quotes a literal (base64 holds '+' and '/') for a "C:" regexp.
 func lit(s string) string { return regexp.QuoteMeta(s) }
 
-// Greeting fragments that advertise AUTH.
-var (
-	scriptAuthGreeting = []string{"S: 220 mx.example.test ESMTP ready", "C: EHLO .+",
-		"S: 250-mx.example.test", "S: 250-AUTH PLAIN LOGIN CRAM-MD5", "S: 250 8BITMIME"}
-	scriptRsetQuit = []string{"C: RSET", "S: 250 2.0.0 Ok", "C: QUIT", "S: 221 2.0.0 Bye"}
-	scriptMailOK   = []string{"C: MAIL FROM:<.*>", "S: 250 2.1.0 Ok"}
-	// After a refusal the check still says goodbye, untimed.
-	scriptPoliteQuit = []string{"C: QUIT", "S: 221 2.0.0 Bye"}
-)
+// scriptAuthGreeting is a greeting that advertises AUTH.
+var scriptAuthGreeting = []string{"S: 220 mx.example.test ESMTP ready", "C: EHLO .+",
+	"S: 250-mx.example.test", "S: 250-AUTH PLAIN LOGIN CRAM-MD5", "S: 250 8BITMIME"}
 
 // Known SASL payloads for user "alice", password "s3cret" (computed
 // independently of the code under test: printf '\0alice\0s3cret' | base64).
@@ -43,207 +38,178 @@ const (
 	cramResponse  = "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw" // "tim b913a602c7eda7a495b4e6e7334d3890"
 )
 
-// argCase is a run that must end before any connection: option errors,
-// --help, --version. No server is started; the args are used as they are.
-type argCase struct {
-	name    string
-	args    []string
-	status  checkers.Status
-	message string // regexp over format(ckr)
-}
-
-func runArgCases(t *testing.T, cases []argCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ckr := run(tc.args)
-			out := format(ckr)
-			if ckr.Status != tc.status {
-				t.Errorf("status %v, want %v\noutput: %s", ckr.Status, tc.status, out)
-			}
-			if !regexp.MustCompile(tc.message).MatchString(out) {
-				t.Errorf("output does not match %q:\n%s", tc.message, out)
-			}
-			if !strings.HasSuffix(out, "\n") {
-				t.Errorf("output does not end in a newline: %q", out)
-			}
-		})
-	}
-}
-
 func TestCoreGreeting(t *testing.T) {
-	runMockCases(t, []mockCase{
+	expectCases(t, []smtptest.Case{
 		{
-			name:     "banner 554 is CRITICAL and quotes the banner",
-			script:   script("S: 554 5.7.1 mx.example.test no service for you", scriptPoliteQuit),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: server refused the connection at step banner: 554 5\.7\.1 mx\.example\.test no service for you -- 0\.\d{3}s response time \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			Name:     "banner 554 is CRITICAL and quotes the banner",
+			Script:   smtptest.Script("S: 554 5.7.1 mx.example.test no service for you", smtptest.Quit()),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: server refused the connection at step banner: 554 5\.7\.1 mx\.example\.test no service for you -- 0\.\d{3}s response time \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:    "banner 421 is CRITICAL",
-			script:  script("S: 421 4.3.2 mx.example.test too busy", "CLOSE"),
-			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: server refused the connection at step banner: 421 4\.3\.2 mx\.example\.test too busy --`,
+			Name:   "banner 421 is CRITICAL",
+			Script: smtptest.Script("S: 421 4.3.2 mx.example.test too busy", "CLOSE"),
+			Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: server refused the connection at step banner: 421 4\.3\.2 mx\.example\.test too busy --`,
 		},
 		{
-			name:    "multi-line banner is read whole",
-			script:  script("S: 220-mx.example.test ESMTP", "S: 220-no UCE", "S: 220 welcome", "C: EHLO .+", "S: 250 mx", scriptTail),
-			status:  checkers.OK,
-			message: `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP no UCE welcome \|`,
+			Name:   "multi-line banner is read whole",
+			Script: smtptest.Script("S: 220-mx.example.test ESMTP", "S: 220-no UCE", "S: 220 welcome", "C: EHLO .+", "S: 250 mx", smtptest.Tail()),
+			Status: checkers.OK,
+			Output: `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP no UCE welcome \|`,
 		},
 		{
-			name:     "EHLO 5xx falls back to HELO",
-			script:   script("S: 220 old.example.test SMTP", "C: EHLO .+", "S: 502 5.5.2 command not recognized", "C: HELO .+", "S: 250 old.example.test", scriptTail),
-			status:   checkers.OK,
-			message:  `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 mail=`,
-			scriptOK: true,
+			Name:     "EHLO 5xx falls back to HELO",
+			Script:   smtptest.Script("S: 220 old.example.test SMTP", "C: EHLO .+", "S: 502 5.5.2 command not recognized", "C: HELO .+", "S: 250 old.example.test", smtptest.Tail()),
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 mail=`,
+			ScriptOK: true,
 		},
 		{
-			name:     "EHLO and HELO both refused is CRITICAL quoting both",
-			script:   script("S: 220 mx.example.test", "C: EHLO .+", "S: 500 5.5.1 what", "C: HELO .+", "S: 501 5.5.4 go away", scriptPoliteQuit),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: EHLO and HELO both refused at step ehlo .*EHLO: 500 5\.5\.1 what, then HELO: 501 5\.5\.4 go away --`,
-			scriptOK: true,
+			Name:     "EHLO and HELO both refused is CRITICAL quoting both",
+			Script:   smtptest.Script("S: 220 mx.example.test", "C: EHLO .+", "S: 500 5.5.1 what", "C: HELO .+", "S: 501 5.5.4 go away", smtptest.Quit()),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: EHLO and HELO both refused at step ehlo .*EHLO: 500 5\.5\.1 what, then HELO: 501 5\.5\.4 go away --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "EHLO 4xx is CRITICAL without a HELO fallback",
-			script:   script("S: 220 mx.example.test", "C: EHLO .+", "S: 421 4.7.0 try later", scriptPoliteQuit),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: EHLO rejected at step ehlo: 421 4\.7\.0 try later --`,
-			scriptOK: true,
+			Name:     "EHLO 4xx is CRITICAL without a HELO fallback",
+			Script:   smtptest.Script("S: 220 mx.example.test", "C: EHLO .+", "S: 421 4.7.0 try later", smtptest.Quit()),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: EHLO rejected at step ehlo: 421 4\.7\.0 try later --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "-F is the name sent in EHLO",
-			script:   script("S: 220 mx", "C: EHLO probe\\.example\\.test", "S: 250 mx", scriptTail),
-			args:     []string{"-F", "probe.example.test"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "-F is the name sent in EHLO",
+			Script:   smtptest.Script("S: 220 mx", "C: EHLO probe\\.example\\.test", "S: 250 mx", smtptest.Tail()),
+			Args:     []string{"-F", "probe.example.test"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "--fqdn is the name sent in HELO after the fallback",
-			script:   script("S: 220 mx", "C: EHLO probe\\.example\\.test", "S: 502 no", "C: HELO probe\\.example\\.test", "S: 250 mx", scriptTail),
-			args:     []string{"--fqdn", "probe.example.test"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "--fqdn is the name sent in HELO after the fallback",
+			Script:   smtptest.Script("S: 220 mx", "C: EHLO probe\\.example\\.test", "S: 502 no", "C: HELO probe\\.example\\.test", "S: 250 mx", smtptest.Tail()),
+			Args:     []string{"--fqdn", "probe.example.test"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:    "malformed reply is CRITICAL",
-			script:  script("S: hello there", "CLOSE"),
-			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: malformed reply \(not an SMTP reply code\): hello there at step banner`,
+			Name:   "malformed reply is CRITICAL",
+			Script: smtptest.Script("S: hello there", "CLOSE"),
+			Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: malformed reply \(not an SMTP reply code\): hello there at step banner`,
 		},
 		{
-			name:    "reply line over 2000 bytes is CRITICAL",
-			script:  script("S: 220 "+strings.Repeat("x", 2100), "CLOSE"),
-			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: reply line longer than 2000 bytes at step banner`,
+			Name:   "reply line over 2000 bytes is CRITICAL",
+			Script: smtptest.Script("S: 220 "+strings.Repeat("x", 2100), "CLOSE"),
+			Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: reply line longer than 2000 bytes at step banner`,
 		},
 		{
-			name:    "reply over 100 lines is CRITICAL",
-			script:  script(strings.Split(strings.Repeat("S: 220-more\n", 120), "\n")[:120], "S: 220 end", "CLOSE"),
-			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: reply longer than 100 lines at step banner`,
+			Name:   "reply over 100 lines is CRITICAL",
+			Script: smtptest.Script(strings.Split(strings.Repeat("S: 220-more\n", 120), "\n")[:120], "S: 220 end", "CLOSE"),
+			Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: reply longer than 100 lines at step banner`,
 		},
 	})
 }
 
 func TestCoreAuth(t *testing.T) {
 	user := []string{"-U", "alice", "-P", "s3cret"}
-	runMockCases(t, []mockCase{
+	expectCases(t, []smtptest.Case{
 		{
-			name:     "AUTH PLAIN sends the initial response",
-			script:   script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 2.7.0 Authentication successful", scriptMailOK, scriptRsetQuit),
-			args:     append([]string{"-A", "PLAIN"}, user...),
-			status:   checkers.OK,
-			message:  `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 auth=` + pd + `;;;0 mail=`,
-			scriptOK: true,
+			Name:     "AUTH PLAIN sends the initial response",
+			Script:   smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 2.7.0 Authentication successful", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     append([]string{"-A", "PLAIN"}, user...),
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: .* \| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0 ehlo=` + pd + `;;;0 auth=` + pd + `;;;0 mail=`,
+			ScriptOK: true,
 		},
 		{
-			name: "AUTH LOGIN answers user then password, whatever the prompts",
-			script: script(scriptAuthGreeting, "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: "+lit(b64Alice),
-				"S: 334 UGFzc3dvcmQ6", "C: "+lit(b64S3cret), "S: 235 2.7.0 ok", scriptMailOK, scriptRsetQuit),
-			args:     append([]string{"--authmech", "login"}, user...),
-			status:   checkers.OK,
-			message:  ` auth=` + pd,
-			scriptOK: true,
+			Name: "AUTH LOGIN answers user then password, whatever the prompts",
+			Script: smtptest.Script(scriptAuthGreeting, "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: "+lit(b64Alice),
+				"S: 334 UGFzc3dvcmQ6", "C: "+lit(b64S3cret), "S: 235 2.7.0 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     append([]string{"--authmech", "login"}, user...),
+			Status:   checkers.OK,
+			Output:   ` auth=` + pd,
+			ScriptOK: true,
 		},
 		{
-			name: "AUTH CRAM-MD5 answers the RFC 2195 challenge with the known HMAC",
-			script: script(scriptAuthGreeting, "C: AUTH CRAM-MD5", "S: 334 "+cramChallenge, "C: "+lit(cramResponse),
-				"S: 235 2.7.0 ok", scriptMailOK, scriptRsetQuit),
-			args:     []string{"--authtype", "CRAM-MD5", "--authuser", "tim", "--authpassword", "tanstaaftanstaaf"},
-			status:   checkers.OK,
-			message:  ` auth=` + pd,
-			scriptOK: true,
+			Name: "AUTH CRAM-MD5 answers the RFC 2195 challenge with the known HMAC",
+			Script: smtptest.Script(scriptAuthGreeting, "C: AUTH CRAM-MD5", "S: 334 "+cramChallenge, "C: "+lit(cramResponse),
+				"S: 235 2.7.0 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     []string{"--authtype", "CRAM-MD5", "--authuser", "tim", "--authpassword", "tanstaaftanstaaf"},
+			Status:   checkers.OK,
+			Output:   ` auth=` + pd,
+			ScriptOK: true,
 		},
 		{
-			name:     "AUTH mechanism not offered names the one asked for and those offered",
-			script:   script("S: 220 mx", "C: EHLO .+", "S: 250-mx", "S: 250 AUTH PLAIN LOGIN", scriptPoliteQuit),
-			args:     append([]string{"-A", "CRAM-MD5"}, user...),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH CRAM-MD5 not offered: the server offers PLAIN LOGIN\b[^|]* --`,
-			scriptOK: true,
+			Name:     "AUTH mechanism not offered names the one asked for and those offered",
+			Script:   smtptest.Script("S: 220 mx", "C: EHLO .+", "S: 250-mx", "S: 250 AUTH PLAIN LOGIN", smtptest.Quit()),
+			Args:     append([]string{"-A", "CRAM-MD5"}, user...),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: AUTH CRAM-MD5 not offered: the server offers PLAIN LOGIN\b[^|]* --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "no AUTH offered at all",
-			script:   script(scriptGreeting, scriptPoliteQuit),
-			args:     append([]string{"-A", "PLAIN"}, user...),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH PLAIN not offered: the server offers no AUTH mechanism \(many servers offer AUTH only over TLS: try -S or -s\) --`,
-			scriptOK: true,
+			Name:     "no AUTH offered at all",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.Quit()),
+			Args:     append([]string{"-A", "PLAIN"}, user...),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: AUTH PLAIN not offered: the server offers no AUTH mechanism \(many servers offer AUTH only over TLS: try -S or -s\) --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "AUTH= (pre-RFC 4954) advertisement is understood",
-			script:   script("S: 220 mx", "C: EHLO .+", "S: 250-mx", "S: 250 AUTH=LOGIN", "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: .+", "S: 334 UGFzc3dvcmQ6", "C: .+", "S: 235 ok", scriptMailOK, scriptRsetQuit),
-			args:     append([]string{"-A", "LOGIN"}, user...),
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "AUTH= (pre-RFC 4954) advertisement is understood",
+			Script:   smtptest.Script("S: 220 mx", "C: EHLO .+", "S: 250-mx", "S: 250 AUTH=LOGIN", "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: .+", "S: 334 UGFzc3dvcmQ6", "C: .+", "S: 235 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     append([]string{"-A", "LOGIN"}, user...),
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "AUTH refused with 535 is CRITICAL and never shows the password",
-			script:   script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 535 5.7.8 Authentication credentials invalid", scriptPoliteQuit),
-			args:     append([]string{"-A", "PLAIN", "-v"}, user...),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 Authentication credentials invalid --`,
-			scriptOK: true,
+			Name:     "AUTH refused with 535 is CRITICAL and never shows the password",
+			Script:   smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 535 5.7.8 Authentication credentials invalid", smtptest.Quit()),
+			Args:     append([]string{"-A", "PLAIN", "-v"}, user...),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 Authentication credentials invalid --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "-v transcript follows the status line; AUTH payloads are redacted",
-			script:   script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 2.7.0 ok", scriptMailOK, scriptRsetQuit),
-			args:     append([]string{"-A", "PLAIN", "-v"}, user...),
-			status:   checkers.OK,
-			message:  `^SMTP OK: [^\n]* \| time=[^\n]*\nS: 220 mx\.example\.test ESMTP ready\nC: EHLO \S+\nS: 250-mx\.example\.test\nS: 250-AUTH PLAIN LOGIN CRAM-MD5\nS: 250 8BITMIME\nC: AUTH PLAIN <redacted>\nS: 235 2\.7\.0 ok\nC: MAIL FROM:<>\nS: 250 2\.1\.0 Ok\nC: RSET\nS: 250 2\.0\.0 Ok\nC: QUIT\nS: 221 2\.0\.0 Bye\n$`,
-			scriptOK: true,
+			Name:     "-v transcript follows the status line; AUTH payloads are redacted",
+			Script:   smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 2.7.0 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     append([]string{"-A", "PLAIN", "-v"}, user...),
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: [^\n]* \| time=[^\n]*\nS: 220 mx\.example\.test ESMTP ready\nC: EHLO \S+\nS: 250-mx\.example\.test\nS: 250-AUTH PLAIN LOGIN CRAM-MD5\nS: 250 8BITMIME\nC: AUTH PLAIN <redacted>\nS: 235 2\.7\.0 ok\nC: MAIL FROM:<>\nS: 250 2\.1\.0 Ok\nC: RSET\nS: 250 2\.0\.0 Ok\nC: QUIT\nS: 221 2\.0\.0 Bye\n$`,
+			ScriptOK: true,
 		},
 		{
-			name: "-v with LOGIN redacts each answer",
-			script: script(scriptAuthGreeting, "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: "+lit(b64Alice),
-				"S: 334 UGFzc3dvcmQ6", "C: "+lit(b64S3cret), "S: 235 2.7.0 ok", scriptMailOK, scriptRsetQuit),
-			args:     append([]string{"-A", "LOGIN", "-v"}, user...),
-			status:   checkers.OK,
-			message:  `\nC: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: <redacted>\nS: 334 UGFzc3dvcmQ6\nC: <redacted>\nS: 235 `,
-			scriptOK: true,
+			Name: "-v with LOGIN redacts each answer",
+			Script: smtptest.Script(scriptAuthGreeting, "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: "+lit(b64Alice),
+				"S: 334 UGFzc3dvcmQ6", "C: "+lit(b64S3cret), "S: 235 2.7.0 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     append([]string{"-A", "LOGIN", "-v"}, user...),
+			Status:   checkers.OK,
+			Output:   `\nC: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: <redacted>\nS: 334 UGFzc3dvcmQ6\nC: <redacted>\nS: 235 `,
+			ScriptOK: true,
 		},
 		{
-			name:     "AUTH to a host name resolving to loopback is allowed in cleartext",
-			script:   script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 ok", scriptMailOK, scriptRsetQuit),
-			args:     append([]string{"-A", "PLAIN", "-4", "-H", "localhost"}, user...),
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "AUTH to a host name resolving to loopback is allowed in cleartext",
+			Script:   smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     append([]string{"-A", "PLAIN", "-4", "-H", "localhost"}, user...),
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "--authpass alias and --allow-plaintext-auth are accepted",
-			script:   script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 ok", scriptMailOK, scriptRsetQuit),
-			args:     []string{"-A", "PLAIN", "-U", "alice", "--authpass", "s3cret", "--allow-plaintext-auth"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "--authpass alias and --allow-plaintext-auth are accepted",
+			Script:   smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 235 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit()),
+			Args:     []string{"-A", "PLAIN", "-U", "alice", "--authpass", "s3cret", "--allow-plaintext-auth"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 	})
 }
@@ -265,61 +231,59 @@ func TestCoreAuthPasswordSources(t *testing.T) {
 		plainEnvpw  = "AGFsaWNlAGVudnB3"     // \0alice\0envpw
 	)
 	authOK := func(payload string) []string {
-		return script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(payload), "S: 235 ok", scriptMailOK, scriptRsetQuit)
+		return smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(payload), "S: 235 ok", smtptest.MailOK(), smtptest.RsetOK(), smtptest.Quit())
 	}
 	cases := []struct {
-		env string
-		mockCase
+		env string // CHECK_SMTP_AUTHPASSWORD
+		smtptest.Case
 	}{
-		{"envpw", mockCase{name: "password from CHECK_SMTP_AUTHPASSWORD",
-			script: authOK(plainEnvpw), args: []string{"-A", "PLAIN", "-U", "alice"},
-			status: checkers.OK, message: `^SMTP OK: `, scriptOK: true}},
-		{"", mockCase{name: "password from the first line of --authpassword-file",
-			script: authOK(plainFilepw), args: []string{"-A", "PLAIN", "-U", "alice", "--authpassword-file", pwFile},
-			status: checkers.OK, message: `^SMTP OK: `, scriptOK: true}},
-		{"", mockCase{name: "a CRLF password file loses its CR",
-			script: authOK(plainFilepw), args: []string{"-A", "PLAIN", "-U", "alice", "--authpassword-file", crlfFile},
-			status: checkers.OK, message: `^SMTP OK: `, scriptOK: true}},
-		{"envpw", mockCase{name: "-P beats the file and the environment",
-			script: authOK(plainAliceS3cret), args: []string{"-A", "PLAIN", "-U", "alice", "-P", "s3cret", "--authpassword-file", pwFile},
-			status: checkers.OK, message: `^SMTP OK: `, scriptOK: true}},
-		{"envpw", mockCase{name: "the file beats the environment",
-			script: authOK(plainFilepw), args: []string{"-A", "PLAIN", "-U", "alice", "--authpassword-file", pwFile},
-			status: checkers.OK, message: `^SMTP OK: `, scriptOK: true}},
-		{"envpw", mockCase{name: "the env password never shows with -v",
-			script: script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainEnvpw), "S: 535 5.7.8 no envpw for you", scriptPoliteQuit),
-			args:   []string{"-A", "PLAIN", "-U", "alice", "-v"}, status: checkers.CRITICAL,
-			message: `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 no <redacted> for you -- [^\n]*\n(?s:.*)C: AUTH PLAIN <redacted>\nS: 535 5\.7\.8 no <redacted> for you\n`, scriptOK: true}},
+		{"envpw", smtptest.Case{Name: "password from CHECK_SMTP_AUTHPASSWORD",
+			Script: authOK(plainEnvpw), Args: []string{"-A", "PLAIN", "-U", "alice"},
+			Status: checkers.OK, Output: `^SMTP OK: `, ScriptOK: true}},
+		{"", smtptest.Case{Name: "password from the first line of --authpassword-file",
+			Script: authOK(plainFilepw), Args: []string{"-A", "PLAIN", "-U", "alice", "--authpassword-file", pwFile},
+			Status: checkers.OK, Output: `^SMTP OK: `, ScriptOK: true}},
+		{"", smtptest.Case{Name: "a CRLF password file loses its CR",
+			Script: authOK(plainFilepw), Args: []string{"-A", "PLAIN", "-U", "alice", "--authpassword-file", crlfFile},
+			Status: checkers.OK, Output: `^SMTP OK: `, ScriptOK: true}},
+		{"envpw", smtptest.Case{Name: "-P beats the file and the environment",
+			Script: authOK(plainAliceS3cret), Args: []string{"-A", "PLAIN", "-U", "alice", "-P", "s3cret", "--authpassword-file", pwFile},
+			Status: checkers.OK, Output: `^SMTP OK: `, ScriptOK: true}},
+		{"envpw", smtptest.Case{Name: "the file beats the environment",
+			Script: authOK(plainFilepw), Args: []string{"-A", "PLAIN", "-U", "alice", "--authpassword-file", pwFile},
+			Status: checkers.OK, Output: `^SMTP OK: `, ScriptOK: true}},
+		{"envpw", smtptest.Case{Name: "the env password never shows with -v",
+			Script: smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainEnvpw), "S: 535 5.7.8 no envpw for you", smtptest.Quit()),
+			Args:   []string{"-A", "PLAIN", "-U", "alice", "-v"}, Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 no <redacted> for you -- [^\n]*\n(?s:.*)C: AUTH PLAIN <redacted>\nS: 535 5\.7\.8 no <redacted> for you\n`, ScriptOK: true}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.Name, func(t *testing.T) {
 			t.Setenv("CHECK_SMTP_AUTHPASSWORD", tc.env)
-			checkMockCase(t, tc.mockCase, "s3cret", "filepw", "envpw", plainAliceS3cret, plainFilepw, plainEnvpw)
+			c := tc.Case
+			c.Absent = []string{"s3cret", "filepw", "envpw", plainAliceS3cret, plainFilepw, plainEnvpw}
+			expect(t, c)
 		})
 	}
 
 	// Without a server: these end before connecting.
 	t.Run("no password anywhere is UNKNOWN", func(t *testing.T) {
 		t.Setenv("CHECK_SMTP_AUTHPASSWORD", "")
-		ckr := run([]string{"-H", "127.0.0.1", "-p", closedPort(t), "-A", "PLAIN", "-U", "alice"})
-		if ckr.Status != checkers.UNKNOWN || !strings.Contains(ckr.Message, "-A PLAIN needs a password: -P, env CHECK_SMTP_AUTHPASSWORD or --authpassword-file") {
-			t.Errorf("got %v: %s", ckr.Status, ckr.Message)
-		}
+		expect(t, smtptest.Case{NoConnect: true, Args: []string{"-A", "PLAIN", "-U", "alice"},
+			Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -A PLAIN needs a password: -P, env CHECK_SMTP_AUTHPASSWORD or --authpassword-file`})
 	})
 	t.Run("missing password file is UNKNOWN even with the env set", func(t *testing.T) {
 		t.Setenv("CHECK_SMTP_AUTHPASSWORD", "envpw")
-		ckr := run([]string{"-H", "127.0.0.1", "-p", closedPort(t), "-A", "PLAIN", "-U", "alice", "--authpassword-file", filepath.Join(dir, "nope")})
-		if ckr.Status != checkers.UNKNOWN || !strings.Contains(ckr.Message, "cannot read --authpassword-file") {
-			t.Errorf("got %v: %s", ckr.Status, ckr.Message)
-		}
+		expect(t, smtptest.Case{NoConnect: true, Args: []string{"-A", "PLAIN", "-U", "alice", "--authpassword-file", filepath.Join(dir, "nope")},
+			Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: [^|]*cannot read --authpassword-file`})
 	})
 }
 
 func TestCoreAuthOptionErrors(t *testing.T) {
-	runArgCases(t, []argCase{
-		{"-A without -U", []string{"-H", "127.0.0.1", "-A", "PLAIN", "-P", "x"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -A PLAIN needs -U \(user\) \(see --help\)\n$`},
-		{"-A with an unknown mechanism", []string{"-H", "127.0.0.1", "-A", "XOAUTH2", "-U", "a", "-P", "x"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -A XOAUTH2: unsupported mechanism`},
-		{"empty password file", []string{"-H", "127.0.0.1", "-A", "PLAIN", "-U", "a", "--authpassword-file", os.DevNull}, checkers.UNKNOWN, `^SMTP UNKNOWN: --authpassword-file /dev/null: first line is empty`},
+	expectCases(t, []smtptest.Case{
+		{Name: "-A without -U", Args: []string{"-H", "127.0.0.1", "-A", "PLAIN", "-P", "x"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -A PLAIN needs -U \(user\) \(see --help\)\n$`},
+		{Name: "-A with an unknown mechanism", Args: []string{"-H", "127.0.0.1", "-A", "XOAUTH2", "-U", "a", "-P", "x"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -A XOAUTH2: unsupported mechanism`},
+		{Name: "empty password file", Args: []string{"-H", "127.0.0.1", "-A", "PLAIN", "-U", "a", "--authpassword-file", os.DevNull}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --authpassword-file /dev/null: first line is empty`},
 	})
 }
 
@@ -330,401 +294,361 @@ func TestCoreAuthOptionErrors(t *testing.T) {
 func TestCoreCleartextAuthRefused(t *testing.T) {
 	t.Parallel()
 	for _, mech := range []string{"PLAIN", "LOGIN", "CRAM-MD5"} {
-		done := make(chan *checkers.Checker, 1)
-		go func() {
-			done <- run([]string{"-H", "192.0.2.1", "-t", "30", "-A", mech, "-U", "alice", "-P", "s3cret"})
-		}()
-		var ckr *checkers.Checker
-		select {
-		case ckr = <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("-A %s to 192.0.2.1: run did not return: it must refuse before dialing", mech)
-		}
-		out := format(ckr)
-		want := "SMTP UNKNOWN: refusing to send AUTH in cleartext to 192.0.2.1: use -s or -S, or --allow-plaintext-auth\n"
-		if ckr.Status != checkers.UNKNOWN || out != want {
-			t.Errorf("-A %s: got %v %q, want %q (the pre-dial refusal, no perfdata)", mech, ckr.Status, out, want)
-		}
-		if strings.Contains(out, "s3cret") {
-			t.Errorf("password in output: %q", out)
-		}
+		// Refused before any dial: the run returns long before -t 30 (the
+		// guard allows Deadline + smtptest.HangSlack), without perfdata.
+		expect(t, smtptest.Case{Args: []string{"-H", "192.0.2.1", "-t", "30", "-A", mech, "-U", "alice", "-P", "s3cret"},
+			Deadline: 5 * time.Second, Absent: []string{"s3cret"}, Status: checkers.UNKNOWN,
+			Output: `^SMTP UNKNOWN: refusing to send AUTH in cleartext to 192\.0\.2\.1: use -s or -S, or --allow-plaintext-auth\n$`})
 	}
 }
 
 func TestCoreEnvelope(t *testing.T) {
-	runMockCases(t, []mockCase{
+	expectCases(t, []smtptest.Case{
 		{
-			name:     "-f is the MAIL FROM sender",
-			script:   script(scriptGreeting, "C: MAIL FROM:<mon@example\\.test>", "S: 250 ok", scriptRsetQuit),
-			args:     []string{"-f", "mon@example.test"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "-f is the MAIL FROM sender",
+			Script:   smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<mon@example\\.test>", "S: 250 ok", smtptest.RsetOK(), smtptest.Quit()),
+			Args:     []string{"-f", "mon@example.test"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "default sender is the null path",
-			script:   script(scriptGreeting, "C: MAIL FROM:<>", "S: 250 ok", scriptRsetQuit),
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "default sender is the null path",
+			Script:   smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<>", "S: 250 ok", smtptest.RsetOK(), smtptest.Quit()),
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "MAIL 451 is CRITICAL",
-			script:   script(scriptGreeting, "C: MAIL FROM:<>", "S: 451 4.3.0 try again", scriptPoliteQuit),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: MAIL FROM rejected at step mail: 451 4\.3\.0 try again -- .* mail=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			Name:     "MAIL 451 is CRITICAL",
+			Script:   smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<>", "S: 451 4.3.0 try again", smtptest.Quit()),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: MAIL FROM rejected at step mail: 451 4\.3\.0 try again -- .* mail=` + pd + `;;;0\n$`,
+			ScriptOK: true,
 		},
 		{
-			name: "several --rcpt accepted",
-			script: script(scriptGreeting, scriptMailOK, "C: RCPT TO:<a@example\\.test>", "S: 250 2.1.5 ok",
-				"C: RCPT TO:<b@example\\.test>", "S: 251 2.1.5 will forward", scriptRsetQuit),
-			args:     []string{"--rcpt", "a@example.test", "--rcpt", "b@example.test"},
-			status:   checkers.OK,
-			message:  ` mail=` + pd + `;;;0 rcpt=` + pd + `;;;0 rset=`,
-			scriptOK: true,
+			Name: "several --rcpt accepted",
+			Script: smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RCPT TO:<a@example\\.test>", "S: 250 2.1.5 ok",
+				"C: RCPT TO:<b@example\\.test>", "S: 251 2.1.5 will forward", smtptest.RsetOK(), smtptest.Quit()),
+			Args:     []string{"--rcpt", "a@example.test", "--rcpt", "b@example.test"},
+			Status:   checkers.OK,
+			Output:   ` mail=` + pd + `;;;0 rcpt=` + pd + `;;;0 rset=`,
+			ScriptOK: true,
 		},
 		{
-			name: "the second --rcpt refused is CRITICAL naming it",
-			script: script(scriptGreeting, scriptMailOK, "C: RCPT TO:<a@example\\.test>", "S: 250 ok",
-				"C: RCPT TO:<b@example\\.test>", "S: 550 5.1.1 no such user", scriptPoliteQuit),
-			args:     []string{"--rcpt", "a@example.test", "--rcpt", "b@example.test"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: RCPT TO:<b@example\.test> rejected at step rcpt: 550 5\.1\.1 no such user --`,
-			scriptOK: true,
+			Name: "the second --rcpt refused is CRITICAL naming it",
+			Script: smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RCPT TO:<a@example\\.test>", "S: 250 ok",
+				"C: RCPT TO:<b@example\\.test>", "S: 550 5.1.1 no such user", smtptest.Quit()),
+			Args:     []string{"--rcpt", "a@example.test", "--rcpt", "b@example.test"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: RCPT TO:<b@example\.test> rejected at step rcpt: 550 5\.1\.1 no such user --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "--rcpt refused with 4xx is CRITICAL too",
-			script:   script(scriptGreeting, scriptMailOK, "C: RCPT TO:<a@example\\.test>", "S: 450 4.2.0 greylisted", scriptPoliteQuit),
-			args:     []string{"--rcpt", "a@example.test"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: RCPT TO:<a@example\.test> rejected at step rcpt: 450 4\.2\.0 greylisted --`,
-			scriptOK: true,
+			Name:     "--rcpt refused with 4xx is CRITICAL too",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RCPT TO:<a@example\\.test>", "S: 450 4.2.0 greylisted", smtptest.Quit()),
+			Args:     []string{"--rcpt", "a@example.test"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: RCPT TO:<a@example\.test> rejected at step rcpt: 450 4\.2\.0 greylisted --`,
+			ScriptOK: true,
 		},
 		{
-			name: "--reject-rcpt refused with 5xx is OK (no open relay)",
-			script: script(scriptGreeting, scriptMailOK, "C: RCPT TO:<a@example\\.test>", "S: 250 ok",
-				"C: RCPT TO:<x@elsewhere\\.test>", "S: 554 5.7.1 relay access denied", scriptRsetQuit),
-			args:     []string{"--rcpt", "a@example.test", "--reject-rcpt", "x@elsewhere.test"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: .* rcpt=` + pd,
-			scriptOK: true,
+			Name: "--reject-rcpt refused with 5xx is OK (no open relay)",
+			Script: smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RCPT TO:<a@example\\.test>", "S: 250 ok",
+				"C: RCPT TO:<x@elsewhere\\.test>", "S: 554 5.7.1 relay access denied", smtptest.RsetOK(), smtptest.Quit()),
+			Args:     []string{"--rcpt", "a@example.test", "--reject-rcpt", "x@elsewhere.test"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: .* rcpt=` + pd,
+			ScriptOK: true,
 		},
 		{
-			name:     "--reject-rcpt accepted is CRITICAL",
-			script:   script(scriptGreeting, scriptMailOK, "C: RCPT TO:<x@elsewhere\\.test>", "S: 250 2.1.5 ok", scriptPoliteQuit),
-			args:     []string{"--reject-rcpt", "x@elsewhere.test"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: RCPT TO:<x@elsewhere\.test> accepted, expected a rejection: 250 2\.1\.5 ok --`,
-			scriptOK: true,
+			Name:     "--reject-rcpt accepted is CRITICAL",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RCPT TO:<x@elsewhere\\.test>", "S: 250 2.1.5 ok", smtptest.Quit()),
+			Args:     []string{"--reject-rcpt", "x@elsewhere.test"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: RCPT TO:<x@elsewhere\.test> accepted, expected a rejection: 250 2\.1\.5 ok --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "--reject-rcpt answered 4xx is WARNING and the conversation goes on",
-			script:   script(scriptGreeting, scriptMailOK, "C: RCPT TO:<x@elsewhere\\.test>", "S: 450 4.7.1 greylisted", scriptRsetQuit),
-			args:     []string{"--reject-rcpt", "x@elsewhere.test"},
-			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: RCPT TO:<x@elsewhere\.test> got a temporary failure, expected a permanent rejection: 450 4\.7\.1 greylisted -- 0\.\d{3}s response time`,
-			scriptOK: true,
+			Name:     "--reject-rcpt answered 4xx is WARNING and the conversation goes on",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RCPT TO:<x@elsewhere\\.test>", "S: 450 4.7.1 greylisted", smtptest.RsetOK(), smtptest.Quit()),
+			Args:     []string{"--reject-rcpt", "x@elsewhere.test"},
+			Status:   checkers.WARNING,
+			Output:   `^SMTP WARNING: RCPT TO:<x@elsewhere\.test> got a temporary failure, expected a permanent rejection: 450 4\.7\.1 greylisted -- 0\.\d{3}s response time`,
+			ScriptOK: true,
 		},
 		{
-			name:     "RSET refused is CRITICAL",
-			script:   script(scriptGreeting, scriptMailOK, "C: RSET", "S: 502 5.5.1 not implemented", scriptPoliteQuit),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: RSET rejected at step rset: 502 5\.5\.1 not implemented --`,
-			scriptOK: true,
+			Name:     "RSET refused is CRITICAL",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RSET", "S: 502 5.5.1 not implemented", smtptest.Quit()),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: RSET rejected at step rset: 502 5\.5\.1 not implemented --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "QUIT refused is WARNING",
-			script:   script(scriptGreeting, scriptMailOK, "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 5.5.1 no"),
-			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: QUIT refused: 500 5\.5\.1 no -- 0\.\d{3}s response time, .* quit=` + pd + `;;;0\n$`,
-			scriptOK: true,
+			Name:     "QUIT refused is WARNING",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 5.5.1 no"),
+			Status:   checkers.WARNING,
+			Output:   `^SMTP WARNING: QUIT refused: 500 5\.5\.1 no -- 0\.\d{3}s response time, .* quit=` + pd + `;;;0\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:     "QUIT answered by closing is WARNING",
-			script:   script(scriptGreeting, scriptMailOK, "C: RSET", "S: 250 ok", "C: QUIT", "CLOSE"),
-			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: QUIT failed: connection closed by server at step quit`,
-			scriptOK: true,
+			Name:     "QUIT answered by closing is WARNING",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RSET", "S: 250 ok", "C: QUIT", "CLOSE"),
+			Status:   checkers.WARNING,
+			Output:   `^SMTP WARNING: QUIT failed: connection closed by server at step quit`,
+			ScriptOK: true,
 		},
 		{
-			name:     "-q: QUIT refused is OK",
-			script:   script(scriptGreeting, scriptMailOK, "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"),
-			args:     []string{"-q"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "-q: QUIT refused is OK",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"),
+			Args:     []string{"-q"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "--ignore-quit-failure: QUIT closed is OK",
-			script:   script(scriptGreeting, scriptMailOK, "C: RSET", "S: 250 ok", "C: QUIT", "CLOSE"),
-			args:     []string{"--ignore-quit-failure"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "--ignore-quit-failure: QUIT closed is OK",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RSET", "S: 250 ok", "C: QUIT", "CLOSE"),
+			Args:     []string{"--ignore-quit-failure"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "--status-as warning=critical remaps a failed QUIT",
-			script:   script(scriptGreeting, scriptMailOK, "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"),
-			args:     []string{"--status-as", "warning=critical"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: QUIT refused: 500 no --`,
-			scriptOK: true,
+			Name:     "--status-as warning=critical remaps a failed QUIT",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.MailOK(), "C: RSET", "S: 250 ok", "C: QUIT", "S: 500 no"),
+			Args:     []string{"--status-as", "warning=critical"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: QUIT refused: 500 no --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "--no-perfdata leaves the perfdata off",
-			script:   script(scriptGreeting, scriptTail),
-			args:     []string{"--no-perfdata"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP ready\n$`,
-			scriptOK: true,
+			Name:     "--no-perfdata leaves the perfdata off",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.Tail()),
+			Args:     []string{"--no-perfdata"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: 0\.\d{3}s response time, mx\.example\.test ESMTP ready\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:     "--no-perfdata with -v: transcript, still no perfdata",
-			script:   script(scriptGreeting, scriptTail),
-			args:     []string{"--no-perfdata", "-v"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: [^|\n]*\nS: 220 [^|]*C: QUIT\nS: 221 2\.0\.0 Bye\n$`,
-			scriptOK: true,
+			Name:     "--no-perfdata with -v: transcript, still no perfdata",
+			Script:   smtptest.Script(smtptest.Greeting(), smtptest.Tail()),
+			Args:     []string{"--no-perfdata", "-v"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: [^|\n]*\nS: 220 [^|]*C: QUIT\nS: 221 2\.0\.0 Bye\n$`,
+			ScriptOK: true,
 		},
 		{
-			name: "perfdata order and thresholds; every step that ran",
-			script: script(scriptAuthGreeting, "C: AUTH PLAIN .+", "S: 235 ok", scriptMailOK,
-				"C: RCPT TO:<a@example\\.test>", "S: 250 ok", scriptRsetQuit),
-			args: []string{"-A", "PLAIN", "-U", "alice", "-P", "s3cret", "--rcpt", "a@example.test",
+			Name: "perfdata order and thresholds; every step that ran",
+			Script: smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN .+", "S: 235 ok", smtptest.MailOK(),
+				"C: RCPT TO:<a@example\\.test>", "S: 250 ok", smtptest.RsetOK(), smtptest.Quit()),
+			Args: []string{"-A", "PLAIN", "-U", "alice", "-P", "s3cret", "--rcpt", "a@example.test",
 				"-w", "80", "-c", "90.5", "--step-warning", "mail=40", "--step-critical", "mail=50",
 				"--step-warning", "connect=10.5", "--step-critical", "quit=20"},
-			status: checkers.OK,
-			message: `^SMTP OK: [^|]* \| time=` + pd + `;80;90\.5;0 connect=` + pd + `;10\.5;;0 banner=` + pd + `;;;0 ehlo=` + pd +
+			Status: checkers.OK,
+			Output: `^SMTP OK: [^|]* \| time=` + pd + `;80;90\.5;0 connect=` + pd + `;10\.5;;0 banner=` + pd + `;;;0 ehlo=` + pd +
 				`;;;0 auth=` + pd + `;;;0 mail=` + pd + `;40;50;0 rcpt=` + pd + `;;;0 rset=` + pd + `;;;0 quit=` + pd + `;;20;0\n$`,
-			scriptOK: true,
+			ScriptOK: true,
 		},
 		{
-			name:     "'|' in server text becomes '¦', control characters go",
-			script:   script("S: 220 mx | pipes\x07 here", "C: EHLO .+", "S: 250 mx", scriptTail),
-			status:   checkers.OK,
-			message:  `^SMTP OK: 0\.\d{3}s response time, mx ¦ pipes here \| time=[^|]*\n$`,
-			scriptOK: true,
+			Name:     "'|' in server text becomes '¦', control characters go",
+			Script:   smtptest.Script("S: 220 mx | pipes\x07 here", "C: EHLO .+", "S: 250 mx", smtptest.Tail()),
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: 0\.\d{3}s response time, mx ¦ pipes here \| time=[^|]*\n$`,
+			ScriptOK: true,
 		},
 		{
-			name:     "server text is quoted up to 300 characters",
-			script:   script(scriptGreeting, "C: MAIL FROM:<>", "S: 550 "+strings.Repeat("y", 400), scriptPoliteQuit),
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: MAIL FROM rejected at step mail: 550 y{296}\.\.\. -- `,
-			scriptOK: true,
+			Name:     "server text is quoted up to 300 characters",
+			Script:   smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<>", "S: 550 "+strings.Repeat("y", 400), smtptest.Quit()),
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: MAIL FROM rejected at step mail: 550 y{296}\.\.\. -- `,
+			ScriptOK: true,
 		},
 	})
 }
 
 func TestCoreThresholds(t *testing.T) {
 	// The MAIL reply is held back 300ms; thresholds of 0.1s are well below.
-	slowMail := script(scriptGreeting, "C: MAIL FROM:<>", "SLEEP 300ms", "S: 250 ok", scriptRsetQuit)
-	runMockCases(t, []mockCase{
+	slowMail := smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<>", "SLEEP 300ms", "S: 250 ok", smtptest.RsetOK(), smtptest.Quit())
+	expectCases(t, []smtptest.Case{
 		{
-			name:     "-w exceeded is WARNING",
-			script:   slowMail,
-			args:     []string{"-w", "0.1"},
-			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: response time \d+\.\d{3}s over warning threshold 0\.1s -- .* \| time=` + pd + `;0\.1;;0 `,
-			scriptOK: true,
+			Name:     "-w exceeded is WARNING",
+			Script:   slowMail,
+			Args:     []string{"-w", "0.1"},
+			Status:   checkers.WARNING,
+			Output:   `^SMTP WARNING: response time \d+\.\d{3}s over warning threshold 0\.1s -- .* \| time=` + pd + `;0\.1;;0 `,
+			ScriptOK: true,
 		},
 		{
-			name:     "-c exceeded is CRITICAL",
-			script:   slowMail,
-			args:     []string{"-w", "0.05", "-c", "0.1"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: response time \d+\.\d{3}s over critical threshold 0\.1s -- .* \| time=` + pd + `;0\.05;0\.1;0 `,
-			scriptOK: true,
+			Name:     "-c exceeded is CRITICAL",
+			Script:   slowMail,
+			Args:     []string{"-w", "0.05", "-c", "0.1"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: response time \d+\.\d{3}s over critical threshold 0\.1s -- .* \| time=` + pd + `;0\.05;0\.1;0 `,
+			ScriptOK: true,
 		},
 		{
-			name:     "generous -w/-c are OK",
-			script:   slowMail,
-			args:     []string{"--warning", "20", "--critical", "30"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "generous -w/-c are OK",
+			Script:   slowMail,
+			Args:     []string{"--warning", "20", "--critical", "30"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "--step-warning on the slow step is WARNING naming it",
-			script:   slowMail,
-			args:     []string{"--step-warning", "mail=0.1", "--step-warning", "banner=20"},
-			status:   checkers.WARNING,
-			message:  `^SMTP WARNING: step mail took \d+\.\d{3}s, over warning threshold 0\.1s -- .* banner=` + pd + `;20;;0 .* mail=` + pd + `;0\.1;;0 `,
-			scriptOK: true,
+			Name:     "--step-warning on the slow step is WARNING naming it",
+			Script:   slowMail,
+			Args:     []string{"--step-warning", "mail=0.1", "--step-warning", "banner=20"},
+			Status:   checkers.WARNING,
+			Output:   `^SMTP WARNING: step mail took \d+\.\d{3}s, over warning threshold 0\.1s -- .* banner=` + pd + `;20;;0 .* mail=` + pd + `;0\.1;;0 `,
+			ScriptOK: true,
 		},
 		{
-			name:     "--step-critical on the slow step is CRITICAL",
-			script:   slowMail,
-			args:     []string{"--step-critical", "MAIL=0.1"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: step mail took \d+\.\d{3}s, over critical threshold 0\.1s --`,
-			scriptOK: true,
+			Name:     "--step-critical on the slow step is CRITICAL",
+			Script:   slowMail,
+			Args:     []string{"--step-critical", "MAIL=0.1"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: step mail took \d+\.\d{3}s, over critical threshold 0\.1s --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "a step threshold on a fast step stays OK",
-			script:   slowMail,
-			args:     []string{"--step-critical", "rset=20"},
-			status:   checkers.OK,
-			message:  `^SMTP OK: `,
-			scriptOK: true,
+			Name:     "a step threshold on a fast step stays OK",
+			Script:   slowMail,
+			Args:     []string{"--step-critical", "rset=20"},
+			Status:   checkers.OK,
+			Output:   `^SMTP OK: `,
+			ScriptOK: true,
 		},
 		{
-			name:     "time thresholds are not judged when the conversation failed",
-			script:   script(scriptGreeting, "C: MAIL FROM:<>", "SLEEP 300ms", "S: 550 no", scriptPoliteQuit),
-			args:     []string{"-c", "0.1", "--step-critical", "mail=0.1"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: MAIL FROM rejected at step mail: 550 no -- \d+\.\d{3}s response time, [^|]* \|`,
-			scriptOK: true,
+			Name:     "time thresholds are not judged when the conversation failed",
+			Script:   smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<>", "SLEEP 300ms", "S: 550 no", smtptest.Quit()),
+			Args:     []string{"-c", "0.1", "--step-critical", "mail=0.1"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: MAIL FROM rejected at step mail: 550 no -- \d+\.\d{3}s response time, [^|]* \|`,
+			ScriptOK: true,
 		},
 		{
-			name:    "-t expiry names the step it interrupted",
-			script:  script("S: 220 mx.example.test", "HANG"),
-			args:    []string{"-t", "0.5"},
-			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: timeout after 0\.5s at step ehlo \(reply to EHLO\) -- `,
+			Name:   "-t expiry names the step it interrupted",
+			Script: smtptest.Script("S: 220 mx.example.test", "HANG"),
+			Args:   []string{"-t", "0.5"},
+			Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: timeout after 0\.5s at step ehlo \(reply to EHLO\) -- `,
 		},
 		{
-			name:    "-t expiry while waiting for the banner",
-			script:  script("HANG"),
-			args:    []string{"--timeout", "0.5"},
-			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: timeout after 0\.5s at step banner \(waiting for the banner\): nothing received, an implicit-TLS port\? try -s -- .*\| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0\n$`,
+			Name:   "-t expiry while waiting for the banner",
+			Script: smtptest.Script("HANG"),
+			Args:   []string{"--timeout", "0.5"},
+			Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: timeout after 0\.5s at step banner \(waiting for the banner\): nothing received, an implicit-TLS port\? try -s -- .*\| time=` + pd + `;;;0 connect=` + pd + `;;;0 banner=` + pd + `;;;0\n$`,
 		},
 		{
-			name:    "-t 0.5:UNKNOWN picks the state on timeout",
-			script:  script("S: 220 mx.example.test", "HANG"),
-			args:    []string{"-t", "0.5:UNKNOWN"},
-			status:  checkers.UNKNOWN,
-			message: `^SMTP UNKNOWN: timeout after 0\.5s at step ehlo`,
+			Name:   "-t 0.5:UNKNOWN picks the state on timeout",
+			Script: smtptest.Script("S: 220 mx.example.test", "HANG"),
+			Args:   []string{"-t", "0.5:UNKNOWN"},
+			Status: checkers.UNKNOWN,
+			Output: `^SMTP UNKNOWN: timeout after 0\.5s at step ehlo`,
 		},
 		{
-			name:    "-t 0.5:3 picks UNKNOWN by number",
-			script:  script("S: 220 mx.example.test", "HANG"),
-			args:    []string{"-t", "0.5:3"},
-			status:  checkers.UNKNOWN,
-			message: `^SMTP UNKNOWN: timeout after 0\.5s at step ehlo`,
+			Name:   "-t 0.5:3 picks UNKNOWN by number",
+			Script: smtptest.Script("S: 220 mx.example.test", "HANG"),
+			Args:   []string{"-t", "0.5:3"},
+			Status: checkers.UNKNOWN,
+			Output: `^SMTP UNKNOWN: timeout after 0\.5s at step ehlo`,
 		},
 		{
-			name:    "-t 0.5:warning in lower case",
-			script:  script(scriptGreeting, "C: MAIL FROM:<>", "HANG"),
-			args:    []string{"-t", "0.5:warning"},
-			status:  checkers.WARNING,
-			message: `^SMTP WARNING: timeout after 0\.5s at step mail \(reply to MAIL\)`,
+			Name:   "-t 0.5:warning in lower case",
+			Script: smtptest.Script(smtptest.Greeting(), "C: MAIL FROM:<>", "HANG"),
+			Args:   []string{"-t", "0.5:warning"},
+			Status: checkers.WARNING,
+			Output: `^SMTP WARNING: timeout after 0\.5s at step mail \(reply to MAIL\)`,
 		},
 		{
-			name:    "a server trickling one byte at a time still ends at the deadline",
-			script:  script("RAW: 2", "SLEEP 200ms", "RAW: 2", "SLEEP 200ms", "RAW: 0", "SLEEP 200ms", "RAW:  ", "SLEEP 200ms", "RAW: m", "HANG"),
-			args:    []string{"-t", "0.5"},
-			status:  checkers.CRITICAL,
-			message: `^SMTP CRITICAL: timeout after 0\.5s at step banner`,
+			Name:   "a server trickling one byte at a time still ends at the deadline",
+			Script: smtptest.Script("RAW: 2", "SLEEP 200ms", "RAW: 2", "SLEEP 200ms", "RAW: 0", "SLEEP 200ms", "RAW:  ", "SLEEP 200ms", "RAW: m", "HANG"),
+			Args:   []string{"-t", "0.5"},
+			Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: timeout after 0\.5s at step banner`,
 		},
 	})
 }
 
 func TestCoreOptionErrors(t *testing.T) {
-	runArgCases(t, []argCase{
-		{"unknown long option names it", []string{"--bogus"}, checkers.UNKNOWN, `^SMTP UNKNOWN: unknown option --bogus \(see --help\)\n$`},
-		{"unknown short option names it", []string{"-Z"}, checkers.UNKNOWN, `^SMTP UNKNOWN: unknown option -Z \(see --help\)\n$`},
-		{"option missing its value", []string{"-H"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -H \(--host\) needs a value: -H HOST \(see --help\)\n$`},
-		{"bad port", []string{"-p", "70000"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -p "70000": want a decimal port number 1-65535, e.g\. -p 587 \(see --help\)\n$`},
-		{"non-numeric port", []string{"-p", "smtp"}, checkers.UNKNOWN, `^SMTP UNKNOWN: .*-p.*smtp`},
-		{"bad -t", []string{"-t", "soon"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -t "soon": want seconds > 0`},
-		{"-t 0", []string{"-t", "0"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -t "0": want seconds > 0`},
-		{"-t with an unknown state", []string{"-t", "1:MAYBE"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -t "1:MAYBE": unknown state "MAYBE"`},
-		{"bad -w", []string{"-w", "fast"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -w "fast": want seconds`},
-		{"negative -c", []string{"--critical=-1"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -c "-1": want seconds`},
-		{"--step-warning with an unknown step", []string{"--step-warning", "data=1"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --step-warning "data=1": unknown step "data"`},
-		{"--step-critical without seconds", []string{"--step-critical", "mail"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --step-critical "mail": want STEP=SECONDS`},
-		{"bad --status-as", []string{"--status-as", "warning=purple"}, checkers.UNKNOWN, `^SMTP UNKNOWN: --status-as "warning=purple"`},
-		{"-4 with -6", []string{"-4", "-6"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -4 and -6 cannot be used together \(see --help\)\n$`},
-		{"-4 with an IPv6 literal", []string{"-4", "-H", "::1"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -4 given but host ::1 is an IPv6 address`},
-		{"two hosts", []string{"-H", "a.example", "b.example"}, checkers.UNKNOWN, `^SMTP UNKNOWN: two hosts given`},
-		{"line break in -f", []string{"-f", "a@b\r\nRCPT TO:<x@y>"}, checkers.UNKNOWN, `^SMTP UNKNOWN: -f must not contain a line break \(see --help\)\n$`},
-		{"empty --rcpt", []string{"--rcpt", ""}, checkers.UNKNOWN, `^SMTP UNKNOWN: recipient "" is empty`},
+	expectCases(t, []smtptest.Case{
+		{Name: "unknown long option names it", Args: []string{"--bogus"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: unknown option --bogus \(see --help\)\n$`},
+		{Name: "unknown short option names it", Args: []string{"-Z"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: unknown option -Z \(see --help\)\n$`},
+		{Name: "option missing its value", Args: []string{"-H"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -H \(--host\) needs a value: -H HOST \(see --help\)\n$`},
+		{Name: "bad port", Args: []string{"-p", "70000"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -p "70000": want a decimal port number 1-65535, e.g\. -p 587 \(see --help\)\n$`},
+		{Name: "non-numeric port", Args: []string{"-p", "smtp"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: .*-p.*smtp`},
+		{Name: "bad -t", Args: []string{"-t", "soon"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -t "soon": want seconds > 0`},
+		{Name: "-t 0", Args: []string{"-t", "0"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -t "0": want seconds > 0`},
+		{Name: "-t with an unknown state", Args: []string{"-t", "1:MAYBE"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -t "1:MAYBE": unknown state "MAYBE"`},
+		{Name: "bad -w", Args: []string{"-w", "fast"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -w "fast": want seconds`},
+		{Name: "negative -c", Args: []string{"--critical=-1"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -c "-1": want seconds`},
+		{Name: "--step-warning with an unknown step", Args: []string{"--step-warning", "data=1"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --step-warning "data=1": unknown step "data"`},
+		{Name: "--step-critical without seconds", Args: []string{"--step-critical", "mail"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --step-critical "mail": want STEP=SECONDS`},
+		{Name: "bad --status-as", Args: []string{"--status-as", "warning=purple"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: --status-as "warning=purple"`},
+		{Name: "-4 with -6", Args: []string{"-4", "-6"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -4 and -6 cannot be used together \(see --help\)\n$`},
+		{Name: "-4 with an IPv6 literal", Args: []string{"-4", "-H", "::1"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -4 given but host ::1 is an IPv6 address`},
+		{Name: "two hosts", Args: []string{"-H", "a.example", "b.example"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: two hosts given`},
+		{Name: "line break in -f", Args: []string{"-f", "a@b\r\nRCPT TO:<x@y>"}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: -f must not contain a line break \(see --help\)\n$`},
+		{Name: "empty --rcpt", Args: []string{"--rcpt", ""}, Status: checkers.UNKNOWN, Output: `^SMTP UNKNOWN: recipient "" is empty`},
 	})
 }
 
 func TestCoreHelpVersion(t *testing.T) {
 	for _, arg := range []string{"-h", "--help"} {
-		ckr := run([]string{arg})
-		out := format(ckr)
-		if ckr.Status != checkers.OK || ckr.Name != "" {
-			t.Errorf("%s: status %v name %q, want OK and no name (plain text output)", arg, ckr.Status, ckr.Name)
-		}
-		if !strings.HasPrefix(out, "check-smtp probes ") || !strings.Contains(out, "\nUsage: check-smtp [OPTIONS] [HOST]\n") || !strings.Contains(out, "--authpassword-file=FILE") || !strings.HasSuffix(out, "\n") {
-			t.Errorf("%s: not the usage text:\n%s", arg, out)
-		}
-		if strings.Contains(out, "--hostname") || strings.Contains(out, "--authpass ") {
-			t.Errorf("%s: hidden aliases listed:\n%s", arg, out)
-		}
+		// Plain text, OK; hidden aliases not listed.
+		expect(t, smtptest.Case{Args: []string{arg}, NotPlugin: true, Absent: []string{"--hostname", "--authpass "}, Status: checkers.OK,
+			Output: `^check-smtp probes (?s:.*)\nUsage: check-smtp \[OPTIONS\] \[HOST\]\n(?s:.*)--authpassword-file=FILE`})
 	}
 	for _, arg := range []string{"-V", "--version"} {
-		ckr := run([]string{arg, "-H", "192.0.2.1"})
-		if out := format(ckr); ckr.Status != checkers.OK || ckr.Name != "" || !regexp.MustCompile(`^check-smtp \S+\n$`).MatchString(out) {
-			t.Errorf("%s: status %v name %q output %q", arg, ckr.Status, ckr.Name, out)
-		}
+		expect(t, smtptest.Case{Args: []string{arg, "-H", "192.0.2.1"}, NotPlugin: true, Status: checkers.OK, Output: `^check-smtp \S+\n$`})
 	}
 }
 
 func TestCoreConnectFailures(t *testing.T) {
 	t.Run("connection refused is CRITICAL", func(t *testing.T) {
 		t.Parallel()
-		p := closedPort(t)
-		ckr := run([]string{"-H", "127.0.0.1", "-p", p, "-t", "5"})
-		out := format(ckr)
-		want := regexp.MustCompile(`^SMTP CRITICAL: connection refused by 127\.0\.0\.1:` + p + ` -- \d+\.\d{3}s response time \| time=` + pd + `;;;0 connect=` + pd + `;;;0\n$`)
-		if ckr.Status != checkers.CRITICAL || !want.MatchString(out) {
-			t.Errorf("got %v:\n%s", ckr.Status, out)
-		}
+		p := smtptest.ClosedPort(t)
+		expect(t, smtptest.Case{Args: []string{"-H", "127.0.0.1", "-p", p, "-t", "5"}, Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: connection refused by 127\.0\.0\.1:` + p + ` -- \d+\.\d{3}s response time \| time=` + pd + `;;;0 connect=` + pd + `;;;0\n$`})
 	})
 	t.Run("unresolvable name is CRITICAL", func(t *testing.T) {
 		t.Parallel()
 		// .invalid never resolves (RFC 2606). Without a reachable DNS server
 		// the lookup fails or hits the deadline: CRITICAL either way.
-		ckr := run([]string{"-H", "no-such-host.invalid", "-p", "25", "-t", "2"})
-		out := format(ckr)
-		if ckr.Status != checkers.CRITICAL || !regexp.MustCompile(`^SMTP CRITICAL: (cannot resolve no-such-host\.invalid|timeout after 2s at step connect)`).MatchString(out) {
-			t.Errorf("got %v:\n%s", ckr.Status, out)
-		}
+		expect(t, smtptest.Case{Args: []string{"-H", "no-such-host.invalid", "-p", "25", "-t", "2"}, Status: checkers.CRITICAL,
+			Output: `^SMTP CRITICAL: (cannot resolve no-such-host\.invalid|timeout after 2s at step connect)`})
 	})
 }
 
 // TestCoreHostForms: the host as a positional argument, the --hostname
 // alias, -4 and -6 with their loopback.
 func TestCoreHostForms(t *testing.T) {
-	runHost := func(t *testing.T, network, addr string, args func(port string) []string) {
-		ln, err := net.Listen(network, addr)
-		if err != nil {
-			t.Skipf("no %s loopback here: %v", network, err)
-		}
-		m := serveMock(t, ln, script(scriptGreeting, scriptTail))
-		ckr := run(args(m.port()))
-		if ckr.Status != checkers.OK {
-			t.Errorf("got %v: %s", ckr.Status, ckr.Message)
-		}
-		if probs := m.done(); len(probs) > 0 {
-			t.Errorf("server script: %v", probs)
-		}
+	runHost := func(t *testing.T, ip string, args func(port string) []string) {
+		m := smtptest.Serve(t, smtptest.ListenLoopback(t, ip), smtptest.Script(smtptest.Greeting(), smtptest.Tail()))
+		out := expect(t, smtptest.Case{Args: args(m.Port()), Status: checkers.OK, Output: `^SMTP OK: `})
+		m.AssertDone(t, out)
 	}
 	t.Run("positional host", func(t *testing.T) {
 		t.Parallel()
-		runHost(t, "tcp4", "127.0.0.1:0", func(p string) []string { return []string{"-p", p, "127.0.0.1"} })
+		runHost(t, "127.0.0.1", func(p string) []string { return []string{"-p", p, "127.0.0.1"} })
 	})
 	t.Run("--hostname alias", func(t *testing.T) {
 		t.Parallel()
-		runHost(t, "tcp4", "127.0.0.1:0", func(p string) []string { return []string{"--hostname", "127.0.0.1", "--port", p} })
+		runHost(t, "127.0.0.1", func(p string) []string { return []string{"--hostname", "127.0.0.1", "--port", p} })
 	})
 	t.Run("-4 with localhost", func(t *testing.T) {
 		t.Parallel()
-		runHost(t, "tcp4", "127.0.0.1:0", func(p string) []string { return []string{"-4", "-H", "localhost", "-p", p} })
+		runHost(t, "127.0.0.1", func(p string) []string { return []string{"-4", "-H", "localhost", "-p", p} })
 	})
 	t.Run("-6 with ::1", func(t *testing.T) {
 		t.Parallel()
-		runHost(t, "tcp6", "[::1]:0", func(p string) []string { return []string{"-6", "-H", "::1", "-p", p} })
+		runHost(t, "::1", func(p string) []string { return []string{"-6", "-H", "::1", "-p", p} })
 	})
 	t.Run("bracketed IPv6 literal", func(t *testing.T) {
 		t.Parallel()
-		runHost(t, "tcp6", "[::1]:0", func(p string) []string { return []string{"-H", "[::1]", "-p", p} })
+		runHost(t, "::1", func(p string) []string { return []string{"-H", "[::1]", "-p", p} })
 	})
 }
 
@@ -732,37 +656,35 @@ func TestCoreHostForms(t *testing.T) {
 // payload back in its refusal, no form of the password reaches the output.
 func TestCoreAuthSecretsNeverShown(t *testing.T) {
 	secrets := []string{"s3cret", b64S3cret, plainAliceS3cret}
-	cases := []mockCase{
+	cases := []smtptest.Case{
 		{
-			name:     "PLAIN refused",
-			script:   script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 535 5.7.8 bad "+plainAliceS3cret+" (s3cret)", scriptPoliteQuit),
-			args:     []string{"-A", "PLAIN", "-U", "alice", "-P", "s3cret", "-v"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 bad <redacted> \(<redacted>\) -- [^\n]*\n(.*\n)*C: AUTH PLAIN <redacted>\nS: 535 5\.7\.8 bad <redacted> \(<redacted>\)\n$`,
-			scriptOK: true,
+			Name:     "PLAIN refused",
+			Script:   smtptest.Script(scriptAuthGreeting, "C: AUTH PLAIN "+lit(plainAliceS3cret), "S: 535 5.7.8 bad "+plainAliceS3cret+" (s3cret)", smtptest.Quit()),
+			Args:     []string{"-A", "PLAIN", "-U", "alice", "-P", "s3cret", "-v"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: AUTH PLAIN refused at step auth: 535 5\.7\.8 bad <redacted> \(<redacted>\) -- [^\n]*\n(.*\n)*C: AUTH PLAIN <redacted>\nS: 535 5\.7\.8 bad <redacted> \(<redacted>\)\n$`,
+			ScriptOK: true,
 		},
 		{
-			name: "LOGIN refused",
-			script: script(scriptAuthGreeting, "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: "+lit(b64Alice),
-				"S: 334 UGFzc3dvcmQ6", "C: "+lit(b64S3cret), "S: 535 5.7.8 "+b64S3cret+" is wrong", scriptPoliteQuit),
-			args:     []string{"-A", "LOGIN", "-U", "alice", "-P", "s3cret", "-v"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH LOGIN refused at step auth: 535 5\.7\.8 <redacted> is wrong --`,
-			scriptOK: true,
+			Name: "LOGIN refused",
+			Script: smtptest.Script(scriptAuthGreeting, "C: AUTH LOGIN", "S: 334 VXNlcm5hbWU6", "C: "+lit(b64Alice),
+				"S: 334 UGFzc3dvcmQ6", "C: "+lit(b64S3cret), "S: 535 5.7.8 "+b64S3cret+" is wrong", smtptest.Quit()),
+			Args:     []string{"-A", "LOGIN", "-U", "alice", "-P", "s3cret", "-v"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: AUTH LOGIN refused at step auth: 535 5\.7\.8 <redacted> is wrong --`,
+			ScriptOK: true,
 		},
 		{
-			name:     "CRAM-MD5 refused",
-			script:   script(scriptAuthGreeting, "C: AUTH CRAM-MD5", "S: 334 "+cramChallenge, "C: .+", "S: 535 5.7.8 nope", scriptPoliteQuit),
-			args:     []string{"-A", "CRAM-MD5", "-U", "alice", "-P", "s3cret", "-v"},
-			status:   checkers.CRITICAL,
-			message:  `^SMTP CRITICAL: AUTH CRAM-MD5 refused at step auth: 535 5\.7\.8 nope -- [^\n]*\n(.*\n)*C: AUTH CRAM-MD5\nS: 334 \S+\nC: <redacted>\nS: 535`,
-			scriptOK: true,
+			Name:     "CRAM-MD5 refused",
+			Script:   smtptest.Script(scriptAuthGreeting, "C: AUTH CRAM-MD5", "S: 334 "+cramChallenge, "C: .+", "S: 535 5.7.8 nope", smtptest.Quit()),
+			Args:     []string{"-A", "CRAM-MD5", "-U", "alice", "-P", "s3cret", "-v"},
+			Status:   checkers.CRITICAL,
+			Output:   `^SMTP CRITICAL: AUTH CRAM-MD5 refused at step auth: 535 5\.7\.8 nope -- [^\n]*\n(.*\n)*C: AUTH CRAM-MD5\nS: 334 \S+\nC: <redacted>\nS: 535`,
+			ScriptOK: true,
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			checkMockCase(t, tc, secrets...)
-		})
+	for i := range cases {
+		cases[i].Absent = secrets
 	}
+	expectCases(t, cases)
 }

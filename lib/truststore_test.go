@@ -2,17 +2,16 @@ package checksmtp
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 // A system bundle of the size of a distribution's (150 roots) with the test
@@ -23,8 +22,8 @@ import (
 // empty directory, so that the machine's own roots stay out of it. Not
 // parallel: t.Setenv.
 func TestSystemStoreOf150Roots(t *testing.T) {
-	certs := newTestCerts(t)
-	caPEM, err := os.ReadFile(certs.caFile)
+	certs := smtptest.NewCerts(t)
+	caPEM, err := os.ReadFile(certs.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,17 +57,20 @@ func TestSystemStoreOf150Roots(t *testing.T) {
 	for _, at := range []int{0, 75, 150} {
 		t.Run(fmt.Sprintf("the CA at position %d of 151", at), func(t *testing.T) {
 			t.Setenv("SSL_CERT_FILE", bundle(fmt.Sprintf("with-ca-%d.pem", at), at))
-			m := serveTLSMock(t, listenLoopback(t, "127.0.0.1"), certTestServerTLS(certs.valid),
-				script(scriptSTARTTLS, scriptEHLOAgain, scriptTail))
-			tlsRun(t, certs, []string{"-H", "127.0.0.1", "-p", m.port(), "-S"}, checkers.OK, `^SMTP OK: .*certificate expires in`)
+			expect(t, smtptest.Case{
+				Script: smtptest.Script(smtptest.STARTTLS(), smtptest.EHLOAgain(), smtptest.Tail()), TLS: smtptest.ServerTLS(certs.Valid),
+				Args:   []string{"-S"},
+				Status: checkers.OK, Output: `^SMTP OK: .*certificate expires in`,
+			})
 		})
 	}
 	t.Run("150 roots without the CA", func(t *testing.T) {
 		t.Setenv("SSL_CERT_FILE", bundle("without-ca.pem", -1))
-		m := serveTLSMock(t, listenLoopback(t, "127.0.0.1"), certTestServerTLS(certs.valid),
-			script(scriptSTARTTLS))
-		tlsRun(t, certs, []string{"-H", "127.0.0.1", "-p", m.port(), "-S"}, checkers.CRITICAL,
-			`^SMTP CRITICAL: certificate signed by unknown authority \(issuer "CN=check-smtp test CA"\): not anchored by the system roots \(use --cafile or -k\)`)
+		expect(t, smtptest.Case{
+			Script: smtptest.Script(smtptest.STARTTLS()), TLS: smtptest.ServerTLS(certs.Valid),
+			Args:   []string{"-S"},
+			Status: checkers.CRITICAL, Output: `^SMTP CRITICAL: certificate signed by unknown authority \(issuer "CN=check-smtp test CA"\): not anchored by the system roots \(use --cafile or -k\)`,
+		})
 	})
 	t.Run("the CA in the directory, 150 roots in the bundle", func(t *testing.T) {
 		t.Setenv("SSL_CERT_FILE", bundle("without-ca-2.pem", -1))
@@ -80,28 +82,17 @@ func TestSystemStoreOf150Roots(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Setenv("SSL_CERT_DIR", certDir)
-		m := serveTLSMock(t, listenLoopback(t, "127.0.0.1"), certTestServerTLS(certs.valid),
-			script(scriptSTARTTLS, scriptEHLOAgain, scriptTail))
-		tlsRun(t, certs, []string{"-H", "127.0.0.1", "-p", m.port(), "-S"}, checkers.OK, `^SMTP OK: `)
+		expect(t, smtptest.Case{
+			Script: smtptest.Script(smtptest.STARTTLS(), smtptest.EHLOAgain(), smtptest.Tail()), TLS: smtptest.ServerTLS(certs.Valid),
+			Args:   []string{"-S"},
+			Status: checkers.OK, Output: `^SMTP OK: `,
+		})
 	})
 }
 
 // fillerRoot is a self-signed CA certificate named after i, as PEM.
 func fillerRoot(t testing.TB, i int) []byte {
 	t.Helper()
-	key := certTestKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          certTestSerial(t),
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("Filler Root %03d", i), Organization: []string{"check-smtp test"}},
-		NotBefore:             time.Now().Add(-certTestDay),
-		NotAfter:              time.Now().Add(365 * certTestDay),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	root := smtptest.NewRoot(t, pkix.Name{CommonName: fmt.Sprintf("Filler Root %03d", i), Organization: []string{"check-smtp test"}})
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Certificate[0]})
 }
