@@ -1,26 +1,23 @@
 package output
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
 	"github.com/check-smtp/check-smtp/lib/internal/report"
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 	"github.com/check-smtp/check-smtp/lib/internal/text"
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 	"github.com/check-smtp/check-smtp/lib/internal/wire"
@@ -188,147 +186,13 @@ func singleReport() *report.Report {
 
 // --- reports from real conversations ----------------------------------------
 
-// smtpServer is a tiny scripted SMTP server on 127.0.0.1, enough for the
-// probe to have a real conversation: banner, EHLO (STARTTLS and AUTH
-// offered as configured), STARTTLS, AUTH PLAIN, MAIL, RCPT, RSET, QUIT.
-type smtpServer struct {
-	banner   string      // "" never sends a banner (the probe times out)
-	ehlo     []string    // EHLO reply lines after the first
-	tls      *tls.Config // nil: STARTTLS not offered
-	mail     string      // the reply to MAIL FROM
-	authEcho bool        // the AUTH reply quotes the client's payload back
-}
-
-// start listens on 127.0.0.1 and serves every connection until the test
-// ends; it returns the port.
-func (s smtpServer) start(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { s.serve(c) })
-		}
-	})
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func (s smtpServer) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second)) // the test's own safety net
-	r := bufio.NewReader(c)
-	if s.banner == "" {
-		r.ReadString('\n') // hold the connection silently until the client gives up
-		return
-	}
-	fmt.Fprintf(c, "%s\r\n", s.banner)
-	secure := false
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimRight(line, "\r\n")
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "LHLO":
-			lines := append([]string{"mx.test greets " + arg}, s.ehlo...)
-			if s.tls != nil && !secure {
-				lines = append(lines, "STARTTLS")
-			}
-			for i, l := range lines {
-				sep := "-"
-				if i == len(lines)-1 {
-					sep = " "
-				}
-				fmt.Fprintf(c, "250%s%s\r\n", sep, l)
-			}
-		case "HELO":
-			fmt.Fprintf(c, "250 mx.test\r\n")
-		case "STARTTLS":
-			fmt.Fprintf(c, "220 2.0.0 Ready to start TLS\r\n")
-			tc := tls.Server(c, s.tls)
-			if tc.Handshake() != nil {
-				return
-			}
-			c, r, secure = tc, bufio.NewReader(tc), true
-		case "AUTH":
-			_, payload, _ := strings.Cut(arg, " ")
-			if s.authEcho {
-				fmt.Fprintf(c, "235 2.7.0 Authentication successful, you sent %s\r\n", payload)
-			} else {
-				fmt.Fprintf(c, "235 2.7.0 Authentication successful\r\n")
-			}
-		case "MAIL":
-			fmt.Fprintf(c, "%s\r\n", s.mail)
-		case "RCPT", "RSET", "NOOP":
-			fmt.Fprintf(c, "250 2.0.0 Ok\r\n")
-		case "QUIT":
-			fmt.Fprintf(c, "221 2.0.0 Bye\r\n")
-			return
-		default:
-			fmt.Fprintf(c, "502 5.5.2 command not recognized\r\n")
-		}
-	}
-}
-
-// testPKI is a CA and a leaf for localhost and 127.0.0.1, made in-test.
-type testPKI struct {
-	server *tls.Config
-	roots  *tlsverify.Roots
-	leaf   *x509.Certificate
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey, leafKey := key(), key()
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "check-smtp output test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(30*24*time.Hour + time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(leafDER)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return testPKI{
-		server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey, Leaf: leaf}}},
-		roots:  &tlsverify.Roots{Extra: pool},
-		leaf:   leaf,
-	}
-}
-
-// runCase is one real conversation and the report a minimal evaluation
-// makes of it.
+// runCase is one real conversation, with the scripted smtptest.Server (its
+// script must run to the end), and the report a minimal evaluation makes of
+// it.
 type runCase struct {
 	name     string
-	server   smtpServer
+	script   []string
+	tls      *tls.Config // for the script's "TLS" action
 	settings probe.Settings
 	timeout  time.Duration
 	// expected facts of the conversation
@@ -341,28 +205,48 @@ type runCase struct {
 const testPassword = "s3cr|t\x01pw"
 
 func runCases(t *testing.T) []runCase {
-	pki := newTestPKI(t)
-	verifyTLS := probe.TLSPolicy{Mode: probe.STARTTLS, ServerName: "localhost", Roots: pki.roots}
-	insecureTLS := probe.TLSPolicy{Mode: probe.STARTTLS, ServerName: "localhost", Insecure: true, Roots: pki.roots}
+	certs := smtptest.NewCerts(t)
+	server := smtptest.ServerTLS(certs.ExpiringIn(t, 30))
+	roots := &tlsverify.Roots{Extra: certs.CAPool}
+	verifyTLS := probe.TLSPolicy{Mode: probe.STARTTLS, ServerName: "localhost", Roots: roots}
+	insecureTLS := probe.TLSPolicy{Mode: probe.STARTTLS, ServerName: "localhost", Insecure: true, Roots: roots}
 	base := probe.Settings{FQDN: "client.test", Verbose: true, Timeout: 5 * time.Second}
 	with := func(f func(*probe.Settings)) probe.Settings { s := base; f(&s); return s }
+	// The server's parts: its banner, its EHLO replies, the STARTTLS
+	// exchange; the rest is smtptest's.
+	ehlo := func(ext ...string) []string {
+		lines := append([]string{"mx.test greets client.test"}, ext...)
+		sc := []string{"C: EHLO client\\.test"}
+		for i, l := range lines {
+			sep := "-"
+			if i == len(lines)-1 {
+				sep = " "
+			}
+			sc = append(sc, "S: 250"+sep+l)
+		}
+		return sc
+	}
+	starttls := []string{"C: STARTTLS", "S: 220 2.0.0 Ready to start TLS", "TLS"}
+	payload := base64.StdEncoding.EncodeToString([]byte("\x00tester\x00" + testPassword))
 	return []runCase{
-		{name: "plain", server: smtpServer{banner: "220 mx.test ESMTP | ready", ehlo: []string{"PIPELINING", "8BITMIME"}, mail: "250 2.1.0 Ok"},
+		{name: "plain", script: smtptest.Script("S: 220 mx.test ESMTP | ready", ehlo("PIPELINING", "8BITMIME"), smtptest.Tail()),
 			settings: base, status: checkers.OK},
-		{name: "starttls", server: smtpServer{banner: "220 mx.test ESMTP", ehlo: []string{"PIPELINING"}, tls: pki.server, mail: "250 2.1.0 Ok"},
+		{name: "starttls", script: smtptest.Script("S: 220 mx.test ESMTP", ehlo("PIPELINING", "STARTTLS"), starttls, ehlo("PIPELINING"),
+			smtptest.MailOK(), "C: RCPT TO:<postmaster@test>", "S: 250 2.0.0 Ok", smtptest.RsetOK(), smtptest.Quit()), tls: server,
 			settings: with(func(s *probe.Settings) { s.TLS = verifyTLS; s.Rcpts = []string{"postmaster@test"} }),
 			status:   checkers.OK, verified: ptr(true)},
-		{name: "starttls-insecure", server: smtpServer{banner: "220 mx.test ESMTP", tls: pki.server, mail: "250 2.1.0 Ok"},
+		{name: "starttls-insecure", script: smtptest.Script("S: 220 mx.test ESMTP", ehlo("STARTTLS"), starttls, ehlo(), smtptest.Tail()), tls: server,
 			settings: with(func(s *probe.Settings) { s.TLS = insecureTLS }),
 			status:   checkers.OK, verified: ptr(false)},
-		{name: "starttls-not-offered", server: smtpServer{banner: "220 mx.test ESMTP", mail: "250 2.1.0 Ok"},
+		{name: "starttls-not-offered", script: smtptest.Script("S: 220 mx.test ESMTP", ehlo(), smtptest.Quit()),
 			settings: with(func(s *probe.Settings) { s.TLS = verifyTLS }),
 			status:   checkers.CRITICAL, failedStep: probe.StepEHLO},
-		{name: "mail-rejected", server: smtpServer{banner: "220 mx.test ESMTP", mail: "550 5.7.1 relaying | denied\x7f"},
+		{name: "mail-rejected", script: smtptest.Script("S: 220 mx.test ESMTP", ehlo(), "C: MAIL FROM:<>", "S: 550 5.7.1 relaying | denied\x7f", smtptest.Quit()),
 			settings: base, status: checkers.CRITICAL, failedStep: probe.StepMail},
-		{name: "timeout", server: smtpServer{}, settings: base, timeout: 300 * time.Millisecond,
+		{name: "timeout", script: []string{"HANG"}, settings: base, timeout: 300 * time.Millisecond,
 			status: checkers.CRITICAL, failedStep: probe.StepBanner},
-		{name: "auth-echoed", server: smtpServer{banner: "220 mx.test ESMTP " + testPassword, ehlo: []string{"AUTH PLAIN LOGIN", testPassword}, mail: "250 2.1.0 Ok", authEcho: true},
+		{name: "auth-echoed", script: smtptest.Script("S: 220 mx.test ESMTP "+testPassword, ehlo("AUTH PLAIN LOGIN", testPassword),
+			"C: AUTH PLAIN "+regexp.QuoteMeta(payload), "S: 235 2.7.0 Authentication successful, you sent "+payload, smtptest.Tail()),
 			settings: with(func(s *probe.Settings) { s.Auth = probe.Auth{Mech: "PLAIN", User: "tester", Password: testPassword} }),
 			status:   checkers.OK},
 	}
@@ -372,7 +256,11 @@ func runCases(t *testing.T) []runCase {
 // the plugin does in outline: the failure, if any, sets the state.
 func (c runCase) run(t *testing.T) *report.Report {
 	t.Helper()
-	port := c.server.start(t)
+	m := smtptest.ServeTLS(t, smtptest.ListenLoopback(t, "127.0.0.1"), c.tls, c.script)
+	port, err := strconv.Atoi(m.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
 	timeout := c.timeout
 	if timeout == 0 {
 		timeout = 5 * time.Second
@@ -381,6 +269,8 @@ func (c runCase) run(t *testing.T) *report.Report {
 	defer cancel()
 	res := probe.Run(ctx, probe.Target{Host: "127.0.0.1", Port: port, Network: "tcp"}, c.settings,
 		probe.Deps{Dialer: &net.Dialer{}, Now: time.Now})
+	cancel()
+	m.AssertDone(t, fmt.Sprintf("%+v", res.Failure))
 	return evaluateForTest(res)
 }
 
