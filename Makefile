@@ -42,13 +42,19 @@ fuzz:
 	go test ./lib/internal/dnsx -run '^$$' -fuzz '^FuzzAnswer$$' -fuzztime $(FUZZSHORT)
 
 # Whole-process benchmark against a floor client and monitoring-plugins
-# check_smtp (issue #7); writes bench/RESULTS.md. Not run in CI.
+# check_smtp (issues #7 and #15); writes bench/RESULTS.md. Not run in CI.
+# bench/out/linked holds the floor built with one dependency of check-smtp
+# linked in (bench/cmd/floor/link_*.go), for the start-up cost section.
 BENCH_ARGS ?=
+BENCH_LINKED := none: dns:linkdns json:linkjson regexp:linkregexp idna:linkidna all:linkdns,linkjson,linkregexp,linkidna
 bench: build
 	cd bench && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o out/ ./cmd/...
+	cd bench && mkdir -p out/linked && for v in $(BENCH_LINKED); do \
+		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -tags "$${v#*:}" -o "out/linked/floor-$${v%%:*}" ./cmd/floor || exit 1; done
 	sh bench/install-monitoring-plugins.sh
 	bench/out/runner -check-smtp bin/check-smtp -floor bench/out/floor \
-		-server bench/out/benchserver -out bench/RESULTS.md $(BENCH_ARGS)
+		-server bench/out/benchserver -dns bench/out/benchdns -floor-variants bench/out/linked \
+		-out bench/RESULTS.md $(BENCH_ARGS)
 	@cat bench/RESULTS.md
 
 # Integration tests (issue #6): real chasquid, Postfix + Dovecot SASL, Dovecot

@@ -8,9 +8,11 @@
 // runner measures this floor with /bin/true and prints it). A long-lived
 // spawner would not do: its own peak creeps up over thousands of children.
 //
-//	spawner TIMEOUT_NS OUTPUT_FILE ARGV0 ARGV1 ...
+//	spawner TIMEOUT_NS OUTPUT_FILE [-e NAME=VALUE]... ARGV0 ARGV1 ...
 //
-// The child's stdin is /dev/null, its stdout and stderr go to OUTPUT_FILE
+// The child's environment is the spawner's with the -e variables added
+// (given to the child only: GODEBUG=inittrace=1 must not trace the
+// spawner itself). Its stdin is /dev/null, its stdout and stderr go to OUTPUT_FILE
 // (truncated); the child is killed (by PID) when TIMEOUT_NS passes. One line
 // on stdout:
 //
@@ -49,9 +51,15 @@ func run(f []string) string {
 		return "ERR " + err.Error()
 	}
 	defer null.Close()
-	argv := f[2:]
+	argv, env := f[2:], os.Environ()
+	for len(argv) >= 2 && argv[0] == "-e" {
+		env, argv = append(env, argv[1]), argv[2:]
+	}
+	if len(argv) == 0 {
+		return "ERR no command"
+	}
 	start := time.Now()
-	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Files: []*os.File{null, outFile, outFile}})
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Env: env, Files: []*os.File{null, outFile, outFile}})
 	if err != nil {
 		return "ERR " + err.Error()
 	}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// tool is one command line measured in a scenario.
+type tool struct {
+	name string
+	argv []string // nil: n/a in this scenario
+	env  []string // added to the environment (NAME=value)
+	na   string   // why n/a
+}
+
+// result is one whole-process run.
+type result struct {
+	wall   time.Duration
+	cpu    time.Duration // user + sys
+	maxRSS int64         // KiB
+	exit   int
+	stdout string
+}
+
+// runOnce runs t to completion through a fresh spawner. stdout and stderr go
+// to a file rather than a pipe, so that no copying competes with the child.
+func (r *runner) runOnce(t tool, timeout time.Duration) (result, error) {
+	outPath := filepath.Join(r.tmp, "stdout")
+	req := []string{strconv.FormatInt(int64(timeout), 10), outPath}
+	for _, e := range t.env {
+		req = append(req, "-e", e)
+	}
+	cmd := exec.Command(r.cfg.spawner, append(req, t.argv...)...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return result{}, fmt.Errorf("spawner: %v", err)
+	}
+	line := string(b)
+	if msg, ok := strings.CutPrefix(line, "ERR "); ok {
+		return result{}, fmt.Errorf("%s: %s", t.argv[0], strings.TrimSpace(msg))
+	}
+	var wall, cpu, rss int64
+	var exit, killed int
+	if _, err := fmt.Sscanf(line, "%d %d %d %d %d", &wall, &cpu, &rss, &exit, &killed); err != nil {
+		return result{}, fmt.Errorf("spawner said %q: %v", line, err)
+	}
+	if killed != 0 {
+		return result{}, fmt.Errorf("%s: killed after %v", t.argv[0], timeout)
+	}
+	b, _ = os.ReadFile(outPath)
+	return result{
+		wall:   time.Duration(wall),
+		cpu:    time.Duration(cpu),
+		maxRSS: rss,
+		exit:   exit,
+		stdout: string(b),
+	}, nil
+}
