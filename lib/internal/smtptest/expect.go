@@ -82,7 +82,7 @@ func Expect(t testing.TB, run Runner, c Case) string {
 	case srv != nil:
 		args = append([]string{"-H", "127.0.0.1", "-p", srv.Port()}, args...)
 	case silent != nil:
-		args = append([]string{"-H", "127.0.0.1", "-p", PortOf(silent)}, args...)
+		args = append([]string{"-H", "127.0.0.1", "-p", portOf(silent)}, args...)
 	}
 
 	status, out := runGuarded(t, run, args, c.Deadline)

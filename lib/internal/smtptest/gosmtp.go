@@ -159,8 +159,8 @@ type SNIRecorder struct {
 	seen []string
 }
 
-// Wrap returns a copy of cfg that records each ClientHello's server name.
-func (r *SNIRecorder) Wrap(cfg *tls.Config) *tls.Config {
+// wrap returns a copy of cfg that records each ClientHello's server name.
+func (r *SNIRecorder) wrap(cfg *tls.Config) *tls.Config {
 	cfg = cfg.Clone()
 	cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
 		r.mu.Lock()
@@ -210,7 +210,7 @@ func StartGoSMTPWith(t testing.TB, be *Backend, cfg GoSMTPConfig) *GoSMTP {
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	var implicit *tls.Config
 	if cfg.Cert != nil {
-		srv.TLSConfig = g.SNI.Wrap(ServerTLS(*cfg.Cert))
+		srv.TLSConfig = g.SNI.wrap(ServerTLS(*cfg.Cert))
 		if cfg.Implicit {
 			implicit = srv.TLSConfig
 		}
@@ -220,8 +220,8 @@ func StartGoSMTPWith(t testing.TB, be *Backend, cfg GoSMTPConfig) *GoSMTP {
 		ip = "127.0.0.1"
 	}
 	ln := ListenLoopback(t, ip)
-	ServeGoSMTP(t, srv, ln, implicit)
-	g.Port = PortOf(ln)
+	serveGoSMTP(t, srv, ln, implicit)
+	g.Port = portOf(ln)
 	return g
 }
 
@@ -246,13 +246,13 @@ func StartPlainGoSMTP(t testing.TB) *GoSMTP {
 	return StartGoSMTPWith(t, be, GoSMTPConfig{CleartextAuth: true})
 }
 
-// ServeGoSMTP serves srv on ln until the test ends. go-smtp v0.24.0's
+// serveGoSMTP serves srv on ln until the test ends. go-smtp v0.24.0's
 // Server.Close reads a connection's net.Conn while a handler still inside
 // STARTTLS may be replacing it (a data race in the library), so the cleanup
 // first stops accepting and waits, bounded, for every connection's handler
 // to close it before calling Close. With implicit set, connections are TLS
 // from the first byte (tracked beneath TLS: go-smtp must see a *tls.Conn).
-func ServeGoSMTP(t testing.TB, srv *smtp.Server, ln net.Listener, implicit *tls.Config) {
+func serveGoSMTP(t testing.TB, srv *smtp.Server, ln net.Listener, implicit *tls.Config) {
 	tl := &trackingListener{Listener: ln}
 	var serving net.Listener = tl
 	if implicit != nil {

@@ -41,7 +41,6 @@ type Server struct {
 	finished  chan struct{}
 
 	mu        sync.Mutex
-	received  []string // client lines, in order
 	problems  []string
 	proxyLine string
 	sni       string
@@ -74,7 +73,7 @@ func ServeTLS(t testing.TB, ln net.Listener, cfg *tls.Config, script []string) *
 }
 
 // Port is the listener's port as a string, for -p ("" on a unix socket).
-func (s *Server) Port() string { return PortOf(s.ln) }
+func (s *Server) Port() string { return portOf(s.ln) }
 
 // Close stops listening; a connection already accepted goes on.
 func (s *Server) Close() { s.ln.Close() }
@@ -109,13 +108,6 @@ func (s *Server) Peer() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.peer
-}
-
-// Lines returns what the client sent so far, one "C:" line each.
-func (s *Server) Lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.received...)
 }
 
 // SNI is the server name the client asked for in its last TLS handshake
@@ -173,9 +165,6 @@ func (s *Server) serve() {
 				s.fail("step %d: wanted client line matching %q, got error %v", i, action[3:], err)
 				return
 			}
-			s.mu.Lock()
-			s.received = append(s.received, line)
-			s.mu.Unlock()
 			if !regexp.MustCompile("^(?:" + action[3:] + ")$").MatchString(line) {
 				s.fail("step %d: client sent %q, wanted %q", i, line, action[3:])
 				return
@@ -349,8 +338,8 @@ func UnixListener(t testing.TB) (net.Listener, string) {
 	return ln, path
 }
 
-// PortOf is ln's port as a string, for -p ("" for a unix socket).
-func PortOf(ln net.Listener) string {
+// portOf is ln's port as a string, for -p ("" for a unix socket).
+func portOf(ln net.Listener) string {
 	_, p, _ := net.SplitHostPort(ln.Addr().String())
 	return p
 }
@@ -364,7 +353,7 @@ func ClosedPort(t testing.TB) string {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	return PortOf(ln)
+	return portOf(ln)
 }
 
 // ServeOnce accepts one connection on 127.0.0.1 and hands it to serve, for
@@ -385,5 +374,5 @@ func ServeOnce(t testing.TB, serve func(net.Conn)) string {
 		conn.SetDeadline(time.Now().Add(scriptDeadline))
 		serve(conn)
 	}()
-	return PortOf(ln)
+	return portOf(ln)
 }
