@@ -5,10 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
-
-	proxyproto "github.com/pires/go-proxyproto"
 
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
@@ -29,7 +28,7 @@ func (s *session) dial(ctx context.Context) (conn net.Conn, proxyLine string, er
 	s.received = &countingConn{Conn: conn}
 	conn = s.received
 	if s.set.Proxy {
-		h, err := proxyproto.HeaderProxyFromAddrs(1, conn.LocalAddr(), conn.RemoteAddr()).Format()
+		h, err := proxyV1(conn.LocalAddr(), conn.RemoteAddr())
 		if err == nil {
 			_, err = conn.Write(h)
 		}
@@ -40,6 +39,31 @@ func (s *session) dial(ctx context.Context) (conn net.Conn, proxyLine string, er
 		proxyLine = strings.TrimRight(string(h), "\r\n")
 	}
 	return conn, proxyLine, nil
+}
+
+// proxyV1 is the PROXY protocol v1 header for a connection from src to dst
+// (what go-proxyproto's HeaderProxyFromAddrs(1, src, dst).Format() writes,
+// without linking that package and its tables): TCP4 or TCP6 with both
+// addresses and ports, UNKNOWN for anything but TCP (a unix socket).
+func proxyV1(src, dst net.Addr) ([]byte, error) {
+	s, ok1 := src.(*net.TCPAddr)
+	d, ok2 := dst.(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return []byte("PROXY UNKNOWN\r\n"), nil
+	}
+	proto, sip, dip := "TCP4", s.IP.To4(), d.IP.To4()
+	switch {
+	case sip != nil:
+	case len(s.IP) == net.IPv6len:
+		proto, sip, dip = "TCP6", s.IP, d.IP.To16()
+	default:
+		return []byte("PROXY UNKNOWN\r\n"), nil
+	}
+	if dip == nil {
+		return nil, errors.New("invalid address") // go-proxyproto's ErrInvalidAddress
+	}
+	return []byte("PROXY " + proto + " " + sip.String() + " " + dip.String() + " " +
+		strconv.Itoa(s.Port) + " " + strconv.Itoa(d.Port) + "\r\n"), nil
 }
 
 // describeDialError words a connect failure for an operator.
