@@ -775,9 +775,21 @@ func (o *options) singleServerRules(p *flags.Parser) error {
 	if o.MX != "" {
 		return nil
 	}
+	// The options given, gathered in one pass: FindOptionByLongName walks
+	// every option, building each long name, on every call.
+	var set map[string]bool
 	given := func(long string) bool {
-		opt := p.FindOptionByLongName(long)
-		return opt != nil && opt.IsSet()
+		if set == nil {
+			set = map[string]bool{}
+			for _, g := range p.Groups() {
+				for _, opt := range g.Options() {
+					if opt.IsSet() {
+						set[opt.LongName] = true
+					}
+				}
+			}
+		}
+		return set[long]
 	}
 	tlsOn := o.SMTPS || o.STARTTLS
 	for _, c := range []struct {
