@@ -1,15 +1,18 @@
 package checksmtp
 
-// In-process benchmarks of run() (issue #7): the whole check, from argument
-// parsing to QUIT, against a minimal SMTP server on an ephemeral loopback port
-// in the same process. Run with
+// In-process benchmarks of run() (issues #7 and #15): the whole check, from
+// argument parsing to QUIT, against a minimal SMTP server on an ephemeral
+// loopback port in the same process. Run with
 //
 //	go test -run '^$' -bench . -benchmem ./lib
 //
 // allocs/op and B/op count the server goroutine's allocations too (they share
-// the process); the BenchmarkFloor* pair holds the same conversation with a
-// minimal client, so its numbers are the server's share plus the floor.
-// The whole-process comparison is `make bench` (bench/).
+// the process); the BenchmarkFloor* ones hold the same conversation with a
+// minimal client, so their numbers are the server's share plus the floor.
+// The whole-process comparison, against bench/internal/floor, is `make
+// bench` (bench/). That floor client cannot be imported here: bench/ is its
+// own module (and the package is internal to it), and this module's go.mod
+// does not require it, so benchFloor below is a minimal copy of it.
 
 import (
 	"bufio"
@@ -18,12 +21,15 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mackerelio/checkers"
+
+	"github.com/check-smtp/check-smtp/lib/internal/smtptest"
 )
 
 func BenchmarkRunPlain(b *testing.B) {
@@ -35,6 +41,42 @@ func BenchmarkRunSTARTTLS(b *testing.B) {
 	conf, ca := benchTLS(b)
 	port := benchServer(b, conf)
 	benchRun(b, []string{"-H", "127.0.0.1", "-p", port, "-S", "--cafile", ca})
+}
+
+// BenchmarkRunSTARTTLSSystemStore verifies against the system trust store,
+// read afresh by every check as by a process: SSL_CERT_FILE is the
+// machine's bundle (or 145 generated roots where there is none) with the
+// test CA appended; SSL_CERT_DIR is left as the environment has it.
+func BenchmarkRunSTARTTLSSystemStore(b *testing.B) {
+	conf, ca := benchTLS(b)
+	caPEM, err := os.ReadFile(ca)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bundle, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		bundle = nil
+		for i := range 145 {
+			bundle = append(bundle, fillerRoot(b, i)...)
+		}
+	}
+	file := filepath.Join(b.TempDir(), "bundle.pem")
+	if err := os.WriteFile(file, append(append(bundle, '\n'), caPEM...), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Setenv("SSL_CERT_FILE", file)
+	port := benchServer(b, conf)
+	benchRun(b, []string{"-H", "127.0.0.1", "-p", port, "-S"})
+}
+
+func BenchmarkParseArgsPlain(b *testing.B) {
+	env := processEnviron()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := parseArgs([]string{"-H", "127.0.0.1", "-p", "25"}, env); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func BenchmarkFloorPlain(b *testing.B) {
@@ -77,9 +119,10 @@ func benchFloorLoop(b *testing.B, port string, caPEM []byte) {
 	}
 }
 
-// benchFloor is the minimal client: banner, EHLO, [STARTTLS, EHLO], MAIL,
-// RSET, QUIT, verifying the certificate against caPEM when it is not nil.
-// Like run, it parses the CA file's contents on every call.
+// benchFloor is the minimal client (a copy of bench/internal/floor's):
+// banner, EHLO, [STARTTLS, EHLO], MAIL, RSET, QUIT, verifying the
+// certificate against caPEM when it is not nil. Like run, it parses the CA
+// file's contents on every call.
 func benchFloor(port string, caPEM []byte) error {
 	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), 5*time.Second)
 	if err != nil {
@@ -222,6 +265,6 @@ func benchSession(c net.Conn, tlsConf *tls.Config) {
 // 127.0.0.1 and localhost, and the CA file for --cafile.
 func benchTLS(b *testing.B) (*tls.Config, string) {
 	b.Helper()
-	certs := newTestCerts(b)
-	return certTestServerTLS(certs.valid), certs.caFile
+	certs := smtptest.NewCerts(b)
+	return smtptest.ServerTLS(certs.Valid), certs.CAFile
 }
