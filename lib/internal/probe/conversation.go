@@ -227,10 +227,13 @@ func (s *session) startTLS(ctx context.Context, res *Result) error {
 	res.TLS = newTLSState(st)
 	s.attach(tc)
 	leaf := res.TLS.Leaf()
-	if leaf != nil {
+	switch {
+	case !s.set.Verbose:
+		// The names are rendered only for the transcript.
+	case leaf != nil:
 		s.note("* TLS: %s, %s, certificate subject %q, issuer %q, NotAfter %s", res.TLS.Version, res.TLS.Cipher,
 			leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339))
-	} else {
+	default:
 		s.note("* TLS: %s, %s, certificate subject %q, issuer %q, NotAfter %s", res.TLS.Version, res.TLS.Cipher, "", "", "")
 	}
 	if len(st.PeerCertificates) == 0 {
