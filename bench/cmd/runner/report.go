@@ -175,7 +175,7 @@ func (p *report) startup(r *runner, s *startupResult) {
 		p.printf("The floor built with each dependency linked in was not found in %s (the Makefile's bench target builds it): no wall-time comparison.\n\n", r.cfg.floorVariants)
 		return
 	}
-	p.printf("Whole-process wall time of `floor plain PORT` built as it is and with one dependency of check-smtp linked in but unused (a blank import, bench/cmd/floor/link_*.go: its initialisers run, and its code is in the binary), %d rounds, interleaved:\n\n", r.cfg.startupRuns)
+	p.printf("Whole-process wall time of `floor plain PORT` built as it is and with one dependency of check-smtp linked in but unused (bench/cmd/floor/link_*.go: called as check-smtp calls it from code that never runs, so that its code, its tables and its initialisers are in the binary as they are in check-smtp's), %d rounds, interleaved:\n\n", r.cfg.startupRuns)
 	p.printf("| floor binary | bytes | median wall | ratio to the floor (median per round) | peak RSS median |\n|---|---|---|---|---|\n")
 	for _, v := range s.variants {
 		p.printf("| %s | %d | %s | %.3fx | %s |\n", v.what, v.size, ms(v.sum.wallMed), v.sum.ratio, mib(v.sum.rssMed))

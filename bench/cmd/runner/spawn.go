@@ -27,6 +27,22 @@ type result struct {
 	stdout string
 }
 
+// baseEnv is the environment of every measured run: the runner's, in the C
+// locale, without the variables that change what a tool reads at start-up
+// (a tool that needs one has it in tool.env): SSL_CERT_FILE and
+// SSL_CERT_DIR (a tool then reads the distribution's trust store), GODEBUG.
+func baseEnv() []string {
+	var env []string
+	for _, e := range os.Environ() {
+		switch name, _, _ := strings.Cut(e, "="); name {
+		case "SSL_CERT_FILE", "SSL_CERT_DIR", "GODEBUG", "LC_ALL":
+		default:
+			env = append(env, e)
+		}
+	}
+	return append(env, "LC_ALL=C")
+}
+
 // runOnce runs t to completion through a fresh spawner. stdout and stderr go
 // to a file rather than a pipe, so that no copying competes with the child.
 func (r *runner) runOnce(t tool, timeout time.Duration) (result, error) {
@@ -36,7 +52,7 @@ func (r *runner) runOnce(t tool, timeout time.Duration) (result, error) {
 		req = append(req, "-e", e)
 	}
 	cmd := exec.Command(r.cfg.spawner, append(req, t.argv...)...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	cmd.Env = baseEnv()
 	cmd.Stderr = os.Stderr
 	b, err := cmd.Output()
 	if err != nil {

@@ -10,9 +10,9 @@
 //
 //	spawner TIMEOUT_NS OUTPUT_FILE [-e NAME=VALUE]... ARGV0 ARGV1 ...
 //
-// The child's environment is the spawner's with the -e variables added
-// (given to the child only: GODEBUG=inittrace=1 must not trace the
-// spawner itself). Its stdin is /dev/null, its stdout and stderr go to OUTPUT_FILE
+// The child's environment is the spawner's with the -e variables set
+// (replacing any of the same name; given to the child only:
+// GODEBUG=inittrace=1 must not trace the spawner itself). Its stdin is /dev/null, its stdout and stderr go to OUTPUT_FILE
 // (truncated); the child is killed (by PID) when TIMEOUT_NS passes. One line
 // on stdout:
 //
@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -53,7 +54,7 @@ func run(f []string) string {
 	defer null.Close()
 	argv, env := f[2:], os.Environ()
 	for len(argv) >= 2 && argv[0] == "-e" {
-		env, argv = append(env, argv[1]), argv[2:]
+		env, argv = setenv(env, argv[1]), argv[2:]
 	}
 	if len(argv) == 0 {
 		return "ERR no command"
@@ -76,4 +77,16 @@ func run(f []string) string {
 	ru := st.SysUsage().(*syscall.Rusage)
 	cpu := ru.Utime.Nano() + ru.Stime.Nano()
 	return fmt.Sprintf("%d %d %d %d %d", wall.Nanoseconds(), cpu, ru.Maxrss, st.ExitCode(), killed)
+}
+
+// setenv sets NAME=VALUE in env, replacing NAME's earlier values.
+func setenv(env []string, kv string) []string {
+	name, _, _ := strings.Cut(kv, "=")
+	out := env[:0:0]
+	for _, e := range env {
+		if n, _, _ := strings.Cut(e, "="); n != name {
+			out = append(out, e)
+		}
+	}
+	return append(out, kv)
 }
