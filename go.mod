@@ -8,7 +8,6 @@ require (
 	github.com/jessevdk/go-flags v1.6.1
 	github.com/mackerelio/checkers v0.2.1
 	github.com/miekg/dns v1.1.73
-	github.com/pires/go-proxyproto v0.8.1
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.73.1
 	golang.org/x/net v0.61.0
