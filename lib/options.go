@@ -854,8 +854,10 @@ func hostArg(h string) (string, error) {
 }
 
 // quitAfterSteps are the --quit-after points, in conversation order.
-var quitAfterSteps = []probe.Step{probe.StepBanner, probe.StepEHLO, probe.StepSTARTTLS, probe.StepTLS,
-	probe.StepAuth, probe.StepMail, probe.StepRcpt}
+func quitAfterSteps() []probe.Step {
+	return []probe.Step{probe.StepBanner, probe.StepEHLO, probe.StepSTARTTLS, probe.StepTLS,
+		probe.StepAuth, probe.StepMail, probe.StepRcpt}
+}
 
 // quitAfterConfig reads --quit-after. A step the command line never runs
 // is refused, and so is an option whose command would come after it: a
@@ -865,7 +867,7 @@ func (o *options) quitAfterConfig(c *config) error {
 		return nil
 	}
 	st, ok := probe.ParseStep(strings.ToLower(strings.TrimSpace(o.QuitAfter)))
-	if !ok || !slices.Contains(quitAfterSteps, st) {
+	if !ok || !slices.Contains(quitAfterSteps(), st) {
 		return usageHelpf("--quit-after %q: want one of banner, ehlo, starttls, tls, auth, mail, rcpt, e.g. --quit-after ehlo", o.QuitAfter)
 	}
 	if o.MX == "" {
