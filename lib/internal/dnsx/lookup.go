@@ -179,7 +179,7 @@ func toTLSA(rrs []record) ([]TLSA, error) {
 			continue
 		}
 		t := rr.tlsa
-		t.Data = slices.Concat([]byte{}, t.Data)
+		t.Data = append([]byte{}, t.Data...) // never nil, as before
 		out = append(out, t)
 	}
 	return out, nil
