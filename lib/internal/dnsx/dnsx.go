@@ -18,9 +18,10 @@
 // query is re-sent every second without an answer, as stub resolvers do
 // against lost datagrams.
 //
-// The package has no package-level state and does nothing at init (miekg/dns
-// itself builds a few lookup maps at init: about 0.03 ms and 22 KB); a
-// Client is immutable and safe for concurrent use.
+// The package has no package-level state and does nothing at init;
+// golang.org/x/net/dns/dnsmessage, which reads and writes the messages, only
+// makes its error values (6 allocations; miekg/dns, used before, built lookup
+// maps: 80). A Client is immutable and safe for concurrent use.
 package dnsx
 
 import (

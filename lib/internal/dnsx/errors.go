@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-
-	"github.com/miekg/dns"
 )
 
 // Error is a lookup that produced no usable answer: every server failed, the
@@ -16,7 +14,7 @@ import (
 type Error struct {
 	Name    string // the name looked up, as given
 	Type    string // "MX", "A", "AAAA", "TXT", "TLSA", "A/AAAA"
-	Rcode   int    // the last server's rcode (dns.RcodeServerFailure...), -1 when none
+	Rcode   int    // the last server's rcode (2 SERVFAIL, 5 REFUSED...), -1 when none
 	Timeout bool   // the last server did not answer within the deadline
 	Server  string // the last server tried, "IP:PORT"; "" when none was asked
 	Err     error  // the underlying cause (network error, limit, bad name), or nil
@@ -83,17 +81,57 @@ func (a Attempt) describe() string {
 
 func rcodeText(rcode int, qtype string) string {
 	switch rcode {
-	case dns.RcodeNameError:
+	case rcodeNameError:
 		return "no such domain (NXDOMAIN)"
-	case dns.RcodeSuccess:
+	case rcodeSuccess:
 		return "no " + qtype + " records"
 	}
 	return rcodeName(rcode)
 }
 
 func rcodeName(rcode int) string {
-	if s, ok := dns.RcodeToString[rcode]; ok {
-		return s
+	// The names miekg/dns gave (its RcodeToString), 16 as BADSIG.
+	switch rcode {
+	case 0:
+		return "NOERROR"
+	case 1:
+		return "FORMERR"
+	case 2:
+		return "SERVFAIL"
+	case 3:
+		return "NXDOMAIN"
+	case 4:
+		return "NOTIMP"
+	case 5:
+		return "REFUSED"
+	case 6:
+		return "YXDOMAIN"
+	case 7:
+		return "YXRRSET"
+	case 8:
+		return "NXRRSET"
+	case 9:
+		return "NOTAUTH"
+	case 10:
+		return "NOTZONE"
+	case 11:
+		return "DSOTYPENI"
+	case 16:
+		return "BADSIG"
+	case 17:
+		return "BADKEY"
+	case 18:
+		return "BADTIME"
+	case 19:
+		return "BADMODE"
+	case 20:
+		return "BADNAME"
+	case 21:
+		return "BADALG"
+	case 22:
+		return "BADTRUNC"
+	case 23:
+		return "BADCOOKIE"
 	}
 	return "rcode " + strconv.Itoa(rcode)
 }

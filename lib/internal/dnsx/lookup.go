@@ -3,12 +3,9 @@ package dnsx
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
 	"net"
 	"slices"
 	"strings"
-
-	"github.com/miekg/dns"
 )
 
 // Limits on what an answer may hold.
@@ -26,7 +23,7 @@ const (
 
 // Result describes the answer a lookup's records came from.
 type Result struct {
-	// Rcode is the answer's rcode: dns.RcodeSuccess or dns.RcodeNameError
+	// Rcode is the answer's rcode: 0 (NOERROR) or 3 (NXDOMAIN)
 	// (every other rcode is an *Error).
 	Rcode int
 	// NXDomain: the name does not exist (Rcode NXDOMAIN); no records.
@@ -68,7 +65,7 @@ type TLSA struct {
 
 // MX looks up the MX records of name, sorted by preference, then host.
 func (c *Client) MX(ctx context.Context, name string) ([]MX, Result, error) {
-	rrs, res, err := c.lookup(ctx, name, dns.TypeMX)
+	rrs, res, err := c.lookup(ctx, name, typeMX)
 	if err != nil {
 		return nil, res, err
 	}
@@ -78,14 +75,13 @@ func (c *Client) MX(ctx context.Context, name string) ([]MX, Result, error) {
 }
 
 // toMX converts MX records, sorted and capped at MaxMX.
-func toMX(rrs []dns.RR) (mxs []MX, capped bool) {
+func toMX(rrs []record) (mxs []MX, capped bool) {
 	mxs = make([]MX, 0, len(rrs))
 	for _, rr := range rrs {
-		mx, ok := rr.(*dns.MX)
-		if !ok {
+		if rr.rtype != typeMX {
 			continue
 		}
-		mxs = append(mxs, MX{Pref: mx.Preference, Host: hostName(mx.Mx)})
+		mxs = append(mxs, MX{Pref: rr.pref, Host: hostName(rr.target)})
 	}
 	slices.SortFunc(mxs, func(a, b MX) int {
 		return cmp.Or(cmp.Compare(a.Pref, b.Pref), strings.Compare(a.Host, b.Host))
@@ -98,7 +94,7 @@ func toMX(rrs []dns.RR) (mxs []MX, capped bool) {
 
 // A looks up the IPv4 addresses of name.
 func (c *Client) A(ctx context.Context, name string) ([]net.IP, Result, error) {
-	rrs, res, err := c.lookup(ctx, name, dns.TypeA)
+	rrs, res, err := c.lookup(ctx, name, typeA)
 	if err != nil {
 		return nil, res, err
 	}
@@ -107,7 +103,7 @@ func (c *Client) A(ctx context.Context, name string) ([]net.IP, Result, error) {
 
 // AAAA looks up the IPv6 addresses of name.
 func (c *Client) AAAA(ctx context.Context, name string) ([]net.IP, Result, error) {
-	rrs, res, err := c.lookup(ctx, name, dns.TypeAAAA)
+	rrs, res, err := c.lookup(ctx, name, typeAAAA)
 	if err != nil {
 		return nil, res, err
 	}
@@ -119,7 +115,7 @@ func (c *Client) AAAA(ctx context.Context, name string) ([]net.IP, Result, error
 // 3.1), as raw bytes. A record set over MaxTXT bytes is an *Error whose Err
 // is a *LimitError.
 func (c *Client) TXT(ctx context.Context, name string) ([]string, Result, error) {
-	rrs, res, err := c.lookup(ctx, name, dns.TypeTXT)
+	rrs, res, err := c.lookup(ctx, name, typeTXT)
 	if err != nil {
 		return nil, res, err
 	}
@@ -134,7 +130,7 @@ func (c *Client) TXT(ctx context.Context, name string) ([]string, Result, error)
 // TLSA looks up the TLSA records at name (for SMTP: "_25._tcp.MXHOST"), in
 // answer order.
 func (c *Client) TLSA(ctx context.Context, name string) ([]TLSA, Result, error) {
-	rrs, res, err := c.lookup(ctx, name, dns.TypeTLSA)
+	rrs, res, err := c.lookup(ctx, name, typeTLSA)
 	if err != nil {
 		return nil, res, err
 	}
@@ -146,31 +142,27 @@ func (c *Client) TLSA(ctx context.Context, name string) ([]TLSA, Result, error) 
 }
 
 // toIPs converts A and AAAA records (4- and 16-byte net.IPs).
-func toIPs(rrs []dns.RR) []net.IP {
+func toIPs(rrs []record) []net.IP {
 	ips := make([]net.IP, 0, len(rrs))
 	for _, rr := range rrs {
-		switch r := rr.(type) {
-		case *dns.A:
-			ips = append(ips, slices.Clone(r.A.To4()))
-		case *dns.AAAA:
-			ips = append(ips, slices.Clone(r.AAAA.To16()))
+		if (rr.rtype == typeA || rr.rtype == typeAAAA) && rr.ip != nil {
+			ips = append(ips, slices.Clone(rr.ip))
 		}
 	}
 	return ips
 }
 
-// toTXT joins each record's character-strings, unescaped to raw bytes, and
-// counts the bytes of the whole set.
-func toTXT(rrs []dns.RR) (txts []string, total int) {
+// toTXT joins each record's character-strings (raw bytes) and counts the
+// bytes of the whole set.
+func toTXT(rrs []record) (txts []string, total int) {
 	txts = make([]string, 0, len(rrs))
 	for _, rr := range rrs {
-		txt, ok := rr.(*dns.TXT)
-		if !ok {
+		if rr.rtype != typeTXT {
 			continue
 		}
 		var b strings.Builder
-		for _, s := range txt.Txt {
-			b.WriteString(unescapeTXT(s))
+		for _, s := range rr.txt {
+			b.WriteString(s)
 		}
 		total += b.Len()
 		txts = append(txts, b.String())
@@ -178,19 +170,17 @@ func toTXT(rrs []dns.RR) (txts []string, total int) {
 	return txts, total
 }
 
-func toTLSA(rrs []dns.RR) ([]TLSA, error) {
+// toTLSA converts TLSA records. It has no error left to give (miekg/dns
+// gave the data as hex to decode); the signature keeps TLSA's error path.
+func toTLSA(rrs []record) ([]TLSA, error) {
 	out := make([]TLSA, 0, len(rrs))
 	for _, rr := range rrs {
-		t, ok := rr.(*dns.TLSA)
-		if !ok {
+		if rr.rtype != typeTLSA {
 			continue
 		}
-		data, err := hex.DecodeString(t.Certificate)
-		if err != nil {
-			// miekg/dns unpacks the field as hex: not expected.
-			return nil, err
-		}
-		out = append(out, TLSA{Usage: t.Usage, Selector: t.Selector, MatchingType: t.MatchingType, Data: data})
+		t := rr.tlsa
+		t.Data = append([]byte{}, t.Data...) // never nil, as before
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -260,8 +250,8 @@ func (c *Client) LookupIP(ctx context.Context, host, network string) ([]net.IP, 
 
 // lookup checks the name, asks the servers and picks out of the answer the
 // records of qtype at the end of the CNAME chain starting at name.
-func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, Result, error) {
-	typ := dns.TypeToString[qtype]
+func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]record, Result, error) {
+	typ := typeName(qtype)
 	fqdn, err := checkName(name)
 	if err != nil {
 		return nil, Result{}, &Error{Name: name, Type: typ, Rcode: -1, Err: err}
@@ -273,13 +263,13 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.R
 			Server: last.Server, Err: last.Err, Attempts: attempts}
 	}
 	res := Result{
-		Rcode:     m.Rcode,
-		NXDomain:  m.Rcode == dns.RcodeNameError,
-		AD:        m.AuthenticatedData,
-		Authentic: m.AuthenticatedData && c.trusted[i],
+		Rcode:     m.rcode,
+		NXDomain:  m.rcode == rcodeNameError,
+		AD:        m.ad,
+		Authentic: m.ad && c.trusted[i],
 		Server:    c.servers[i].String(),
 	}
-	var rrs []dns.RR
+	var rrs []record
 	rrs, res.CNAME = pick(m, fqdn, qtype)
 	if res.NXDomain {
 		rrs = nil
@@ -292,13 +282,13 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.R
 // starting at fqdn, and that end's name when it differs from fqdn. Records
 // without data (RDLENGTH 0, malformed for every type asked here) are
 // skipped: an empty MX must not read as the null MX.
-func pick(m *dns.Msg, fqdn string, qtype uint16) (rrs []dns.RR, cname string) {
+func pick(m *reply, fqdn string, qtype uint16) (rrs []record, cname string) {
 	owner := fqdn
 	for range maxCNAMEHops {
 		next := ""
-		for _, rr := range m.Answer {
-			if cn, ok := rr.(*dns.CNAME); ok && strings.EqualFold(cn.Hdr.Name, owner) && qtype != dns.TypeCNAME {
-				next = cn.Target
+		for _, rr := range m.answer {
+			if rr.rtype == typeCNAME && strings.EqualFold(rr.name, owner) && qtype != typeCNAME {
+				next = rr.target
 				break
 			}
 		}
@@ -310,9 +300,8 @@ func pick(m *dns.Msg, fqdn string, qtype uint16) (rrs []dns.RR, cname string) {
 	if !strings.EqualFold(owner, fqdn) {
 		cname = hostName(owner)
 	}
-	for _, rr := range m.Answer {
-		h := rr.Header()
-		if h.Rrtype == qtype && h.Class == dns.ClassINET && h.Rdlength > 0 && strings.EqualFold(h.Name, owner) {
+	for _, rr := range m.answer {
+		if rr.rtype == qtype && rr.class == classINET && rr.rdlen > 0 && strings.EqualFold(rr.name, owner) {
 			rrs = append(rrs, rr)
 		}
 	}

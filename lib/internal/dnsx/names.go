@@ -67,32 +67,3 @@ func checkName(name string) (string, error) {
 	}
 	return strings.ToLower(s) + ".", nil
 }
-
-// unescapeTXT undoes miekg/dns's presentation escaping of a TXT
-// character-string (\" and \\ for the quote and backslash, \DDD for bytes
-// outside printable ASCII) to give the record's raw bytes.
-func unescapeTXT(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
-			if v := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0'); v <= 255 {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i+1])
-		i++
-	}
-	return b.String()
-}
-
-func isDigit(b byte) bool { return '0' <= b && b <= '9' }

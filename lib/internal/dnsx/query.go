@@ -11,8 +11,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // notAsked marks a server the deadline left no time for.
@@ -23,12 +21,8 @@ func (notAsked) Error() string { return "deadline reached before asking" }
 // query asks the servers in order until one gives an answer (NOERROR or
 // NXDOMAIN). It returns that reply and the server's index, or every
 // failure.
-func (c *Client) query(ctx context.Context, fqdn string, qtype uint16) (*dns.Msg, int, []Attempt) {
-	q := new(dns.Msg)
-	q.SetQuestion(fqdn, qtype)
-	q.RecursionDesired = true
-	q.SetEdns0(ednsUDPSize, true)
-	pkt, err := q.Pack()
+func (c *Client) query(ctx context.Context, fqdn string, qtype uint16) (*reply, int, []Attempt) {
+	pkt, qq, id, err := packQuery(fqdn, qtype)
 	if err != nil {
 		// Only an invalid name gets here, and checkName ran before.
 		return nil, -1, []Attempt{{Rcode: -1, Err: err}}
@@ -44,7 +38,7 @@ func (c *Client) query(ctx context.Context, fqdn string, qtype uint16) (*dns.Msg
 			break
 		}
 		actx, cancel := c.share(ctx, len(c.servers)-i)
-		m, err := c.ask(actx, srv, q, pkt)
+		m, err := c.ask(actx, srv, qq, id, pkt)
 		cancel()
 		switch {
 		case err != nil:
@@ -55,10 +49,10 @@ func (c *Client) query(ctx context.Context, fqdn string, qtype uint16) (*dns.Msg
 				attempts = append(attempts, Attempt{Server: srv.String(), Rcode: -1, Err: ctx.Err()})
 				return nil, -1, attempts
 			}
-		case m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError:
+		case m.rcode == rcodeSuccess || m.rcode == rcodeNameError:
 			return m, i, nil
 		default:
-			attempts = append(attempts, Attempt{Server: srv.String(), Rcode: m.Rcode})
+			attempts = append(attempts, Attempt{Server: srv.String(), Rcode: m.rcode})
 		}
 	}
 	return nil, -1, attempts
@@ -85,12 +79,12 @@ func isTimeout(err error) bool {
 
 // ask sends the query to one server over UDP, and over TCP when the UDP
 // reply is truncated. ctx always has a deadline (see share).
-func (c *Client) ask(ctx context.Context, srv netip.AddrPort, q *dns.Msg, pkt []byte) (*dns.Msg, error) {
-	m, truncated, err := c.askUDP(ctx, srv, q, pkt)
+func (c *Client) ask(ctx context.Context, srv netip.AddrPort, q question, id uint16, pkt []byte) (*reply, error) {
+	m, truncated, err := c.askUDP(ctx, srv, q, id, pkt)
 	if err != nil || !truncated {
 		return m, err
 	}
-	return askTCP(ctx, srv, q, pkt)
+	return askTCP(ctx, srv, q, id, pkt)
 }
 
 // guard makes conn's I/O end when ctx ends (deadline or cancel), whatever
@@ -110,7 +104,7 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-func (c *Client) askUDP(ctx context.Context, srv netip.AddrPort, q *dns.Msg, pkt []byte) (*dns.Msg, bool, error) {
+func (c *Client) askUDP(ctx context.Context, srv netip.AddrPort, q question, id uint16, pkt []byte) (*reply, bool, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "udp", srv.String())
 	if err != nil {
@@ -152,14 +146,14 @@ func (c *Client) askUDP(ctx context.Context, srv netip.AddrPort, q *dns.Msg, pkt
 		p := buf[:n]
 		// Anything but a reply to this query (a late reply to an earlier
 		// one, a forgery) is ignored: keep listening.
-		if n < 12 || binary.BigEndian.Uint16(p) != q.Id || p[2]&0x80 == 0 {
+		if n < 12 || binary.BigEndian.Uint16(p) != id || p[2]&0x80 == 0 {
 			continue
 		}
 		if p[2]&0x02 != 0 { // TC: the records may be cut mid-way, go to TCP
 			return nil, true, nil
 		}
-		m := new(dns.Msg)
-		if err := m.Unpack(p); err != nil {
+		m, err := parseReply(p)
+		if err != nil {
 			malformed = err
 			continue
 		}
@@ -170,7 +164,7 @@ func (c *Client) askUDP(ctx context.Context, srv netip.AddrPort, q *dns.Msg, pkt
 	}
 }
 
-func askTCP(ctx context.Context, srv netip.AddrPort, q *dns.Msg, pkt []byte) (*dns.Msg, error) {
+func askTCP(ctx context.Context, srv netip.AddrPort, q question, id uint16, pkt []byte) (*reply, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", srv.String())
 	if err != nil {
@@ -193,20 +187,20 @@ func askTCP(ctx context.Context, srv netip.AddrPort, q *dns.Msg, pkt []byte) (*d
 	if _, err := io.ReadFull(conn, p); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("reading the TCP reply: %w", err))
 	}
-	m := new(dns.Msg)
-	if err := m.Unpack(p); err != nil {
+	m, err := parseReply(p)
+	if err != nil {
 		return nil, fmt.Errorf("malformed TCP reply: %w", err)
 	}
-	if m.Id != q.Id || !m.Response || !sameQuestion(m, q) {
+	if m.id != id || !m.response || !sameQuestion(m, q) {
 		return nil, errors.New("TCP reply does not match the query (ID or question)")
 	}
 	return m, nil
 }
 
-func sameQuestion(m, q *dns.Msg) bool {
-	if len(m.Question) != 1 {
+func sameQuestion(m *reply, q question) bool {
+	if len(m.question) != 1 {
 		return false
 	}
-	a, b := m.Question[0], q.Question[0]
-	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && strings.EqualFold(a.Name, b.Name)
+	a := m.question[0]
+	return a.qtype == q.qtype && a.qclass == q.qclass && strings.EqualFold(a.name, q.name)
 }
