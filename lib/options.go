@@ -22,10 +22,33 @@ import (
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
 )
 
-// options is the command line as go-flags sees it. Hidden fields are the
-// aliases of other options (go-flags has one long name per option); merge
-// folds them into the canonical field.
+// options is the command line as go-flags sees it, in --help order. Hidden
+// fields are the aliases of other options (go-flags has one long name per
+// option); merge folds them into the canonical field. It is made of
+// embedded parts so that a run registers with go-flags only the parts its
+// arguments name (see register): go-flags' scan of every struct tag was
+// most of a plain check's start-up.
 type options struct {
+	connFlags
+	tlsFlags
+	authFlags
+	envelopeFlags
+	expectFlag
+	commandFlags
+	limitFlags
+	timeoutFlag
+	runFlags
+	mxFlags
+	parallelFlag
+	policyFlags
+	formatFlag
+	textfileFlag
+	prefixFlag
+	positionalFlags
+}
+
+// connFlags: where to connect.
+type connFlags struct {
 	Host     string     `short:"H" long:"host" value-name:"HOST" description:"host name, IP address or absolute path of a unix socket (default: localhost)"`
 	Hostname string     `long:"hostname" hidden:"yes"`
 	Port     portNumber `short:"p" long:"port" value-name:"PORT" description:"port (default: 25, 465 with -s)"`
@@ -34,7 +57,10 @@ type options struct {
 	IPv6     bool       `short:"6" long:"ipv6" description:"use IPv6 only"`
 	UseIPv6  bool       `long:"use-ipv6" hidden:"yes"`
 	FQDN     string     `short:"F" long:"fqdn" value-name:"NAME" description:"name sent in EHLO/HELO/LHLO (default: this host's name)"`
+}
 
+// tlsFlags: TLS and the certificate.
+type tlsFlags struct {
 	SMTPS                bool   `short:"s" long:"smtps" description:"implicit TLS from the first byte (aliases: --ssl, --tls)"`
 	SSL                  bool   `long:"ssl" hidden:"yes"`
 	TLS                  bool   `long:"tls" hidden:"yes"`
@@ -46,7 +72,10 @@ type options struct {
 	CAFileAlias          string `long:"ca-file" hidden:"yes"`
 	Certificate          string `short:"D" long:"certificate" value-name:"W[,C]" description:"WARNING/CRITICAL when the certificate expires in fewer than W/C days (needs -s or -S)"`
 	IgnoreCertExpiration bool   `long:"ignore-certificate-expiration" description:"an expired certificate is not by itself CRITICAL"`
+}
 
+// authFlags: SMTP AUTH.
+type authFlags struct {
 	AuthMech           string `short:"A" long:"authmech" value-name:"MECH" description:"SASL mechanism: PLAIN, LOGIN or CRAM-MD5 (alias: --authtype)"`
 	AuthType           string `long:"authtype" hidden:"yes"`
 	AuthUser           string `short:"U" long:"authuser" value-name:"USER" description:"user for AUTH"`
@@ -54,47 +83,92 @@ type options struct {
 	AuthPass           string `long:"authpass" hidden:"yes"`
 	AuthPasswordFile   string `long:"authpassword-file" value-name:"FILE" description:"read the AUTH password from the first line of FILE"`
 	AllowPlaintextAuth bool   `long:"allow-plaintext-auth" description:"permit AUTH over an unencrypted connection to a non-loopback host"`
+}
 
+// envelopeFlags: the envelope.
+type envelopeFlags struct {
 	From       string   `short:"f" long:"from" value-name:"ADDR" description:"MAIL FROM address (default: empty, <>)"`
 	Rcpt       []string `long:"rcpt" value-name:"ADDR" description:"RCPT TO that must be accepted (repeatable)"`
 	RejectRcpt []string `long:"reject-rcpt" value-name:"ADDR" description:"RCPT TO that must be refused with 5xx (repeatable)"`
-	Expect     string   `short:"e" long:"expect" value-name:"STRING" default:"220" description:"string the banner or the EHLO reply must contain; WARNING if missing"`
+}
+
+// expectFlag: the banner check (a default: always registered).
+type expectFlag struct {
+	Expect string `short:"e" long:"expect" value-name:"STRING" default:"220" description:"string the banner or the EHLO reply must contain; WARNING if missing"`
+}
+
+// commandFlags: extra commands and the dialect.
+type commandFlags struct {
 	Command    []string `short:"C" long:"command" value-name:"CMD" description:"extra command sent after RCPT (repeatable, paired with -R)"`
 	Response   []string `short:"R" long:"response" value-name:"REGEXP" description:"regular expression the reply to the matching -C must match; WARNING if not"`
 	LMTP       bool     `short:"L" long:"lmtp" description:"speak LMTP: LHLO instead of EHLO"`
 	IgnoreQuit bool     `short:"q" long:"ignore-quit-failure" description:"a failed QUIT does not change the status"`
 	Proxy      bool     `short:"r" long:"proxy" description:"send a PROXY protocol v1 header first"`
+}
 
+// limitFlags: time thresholds.
+type limitFlags struct {
 	Warning      string   `short:"w" long:"warning" value-name:"SEC" description:"WARNING when the total time exceeds SEC seconds"`
 	Critical     string   `short:"c" long:"critical" value-name:"SEC" description:"CRITICAL when the total time exceeds SEC seconds"`
 	StepWarning  []string `long:"step-warning" value-name:"STEP=SEC" description:"per-step WARNING threshold (connect, tls, banner, ehlo, starttls, auth, mail, rcpt, command, rset, quit)"`
 	StepCritical []string `long:"step-critical" value-name:"STEP=SEC" description:"per-step CRITICAL threshold"`
-	Timeout      string   `short:"t" long:"timeout" value-name:"SEC[:STATE]" default:"10" description:"overall deadline in seconds; STATE (name or 0-3) is reported on timeout (default CRITICAL)"`
-	StatusAs     string   `long:"status-as" value-name:"MAP" description:"remap states, e.g. warning=critical,unknown=critical"`
-	ExtraOpts    string   `long:"extra-opts" optional:"yes" optional-value:"check_smtp" value-name:"[SECTION][@FILE]" no-ini:"yes" description:"read options from an ini file (default section check_smtp)"`
-	Verbose      bool     `short:"v" long:"verbose" description:"append the conversation transcript (credentials redacted)"`
-	NoPerfdata   bool     `long:"no-perfdata" description:"leave performance data off the status line"`
-	Version      bool     `short:"V" long:"version" no-ini:"yes" description:"print the version"`
-	QuitAfter    string   `long:"quit-after" value-name:"STEP" description:"end politely with QUIT right after STEP: banner, ehlo, starttls, tls, auth, mail or rcpt"`
+}
 
-	// Domain mode (SPEC Part 2) and DANE (Part 3).
-	MX             string   `short:"M" long:"mx" value-name:"DOMAIN" description:"check every MX and address of DOMAIN (port 25, STARTTLS when offered)"`
-	DNSServer      []string `long:"dns-server" value-name:"ADDR[:PORT]" description:"DNS resolver for every lookup, repeatable, tried in order (default: /etc/resolv.conf)"`
-	DNSTrustAD     bool     `long:"dns-trust-ad" description:"trust the AD (DNSSEC) bit from a resolver that is not on a loopback address"`
-	MXStrict       bool     `long:"mx-strict" description:"the domain's state is the worst state of any MX address"`
-	Parallel       int      `long:"parallel" value-name:"N" default:"8" description:"at most N conversations at once (1-64)"`
-	NoMTASTS       bool     `long:"no-mta-sts" description:"do not look up the MTA-STS policy"`
-	MTASTSRequired bool     `long:"mta-sts-required" description:"CRITICAL when the domain publishes no usable MTA-STS policy"`
-	TLSRPTRequired bool     `long:"tlsrpt-required" description:"WARNING when the domain publishes no TLSRPT record"`
-	DANE           bool     `long:"dane" description:"DANE required: DNSSEC-secure TLSA records must match (needs -s or -S with -H)"`
-	NoDANE         bool     `long:"no-dane" description:"do not look up TLSA records"`
-	DANERollover   bool     `long:"dane-rollover" description:"WARNING when a host publishes fewer than two usable TLSA records"`
+// timeoutFlag: the deadline (a default: always registered).
+type timeoutFlag struct {
+	Timeout string `short:"t" long:"timeout" value-name:"SEC[:STATE]" default:"10" description:"overall deadline in seconds; STATE (name or 0-3) is reported on timeout (default CRITICAL)"`
+}
 
-	// Output formats (SPEC Part 4).
-	Format             string `long:"format" value-name:"FORMAT" default:"plugin" description:"stdout format: plugin, json, prometheus or mackerel"`
+// runFlags: how the run reports.
+type runFlags struct {
+	StatusAs   string `long:"status-as" value-name:"MAP" description:"remap states, e.g. warning=critical,unknown=critical"`
+	ExtraOpts  string `long:"extra-opts" optional:"yes" optional-value:"check_smtp" value-name:"[SECTION][@FILE]" no-ini:"yes" description:"read options from an ini file (default section check_smtp)"`
+	Verbose    bool   `short:"v" long:"verbose" description:"append the conversation transcript (credentials redacted)"`
+	NoPerfdata bool   `long:"no-perfdata" description:"leave performance data off the status line"`
+	Version    bool   `short:"V" long:"version" no-ini:"yes" description:"print the version"`
+	QuitAfter  string `long:"quit-after" value-name:"STEP" description:"end politely with QUIT right after STEP: banner, ehlo, starttls, tls, auth, mail or rcpt"`
+}
+
+// mxFlags: domain mode (SPEC Part 2).
+type mxFlags struct {
+	MX         string   `short:"M" long:"mx" value-name:"DOMAIN" description:"check every MX and address of DOMAIN (port 25, STARTTLS when offered)"`
+	DNSServer  []string `long:"dns-server" value-name:"ADDR[:PORT]" description:"DNS resolver for every lookup, repeatable, tried in order (default: /etc/resolv.conf)"`
+	DNSTrustAD bool     `long:"dns-trust-ad" description:"trust the AD (DNSSEC) bit from a resolver that is not on a loopback address"`
+	MXStrict   bool     `long:"mx-strict" description:"the domain's state is the worst state of any MX address"`
+}
+
+// parallelFlag: domain-mode concurrency (a default: always registered).
+type parallelFlag struct {
+	Parallel int `long:"parallel" value-name:"N" default:"8" description:"at most N conversations at once (1-64)"`
+}
+
+// policyFlags: MTA-STS, TLSRPT and DANE (SPEC Parts 2 and 3).
+type policyFlags struct {
+	NoMTASTS       bool `long:"no-mta-sts" description:"do not look up the MTA-STS policy"`
+	MTASTSRequired bool `long:"mta-sts-required" description:"CRITICAL when the domain publishes no usable MTA-STS policy"`
+	TLSRPTRequired bool `long:"tlsrpt-required" description:"WARNING when the domain publishes no TLSRPT record"`
+	DANE           bool `long:"dane" description:"DANE required: DNSSEC-secure TLSA records must match (needs -s or -S with -H)"`
+	NoDANE         bool `long:"no-dane" description:"do not look up TLSA records"`
+	DANERollover   bool `long:"dane-rollover" description:"WARNING when a host publishes fewer than two usable TLSA records"`
+}
+
+// formatFlag: the stdout format (SPEC Part 4; a default: always registered).
+type formatFlag struct {
+	Format string `long:"format" value-name:"FORMAT" default:"plugin" description:"stdout format: plugin, json, prometheus or mackerel"`
+}
+
+// textfileFlag: the Prometheus textfile.
+type textfileFlag struct {
 	PrometheusTextfile string `long:"prometheus-textfile" value-name:"FILE" description:"also write the Prometheus exposition to FILE, atomically"`
-	MetricKeyPrefix    string `long:"metric-key-prefix" value-name:"PREFIX" default:"smtp" description:"prefix of the mackerel metric names"`
+}
 
+// prefixFlag: mackerel metric names (a default: always registered).
+type prefixFlag struct {
+	MetricKeyPrefix string `long:"metric-key-prefix" value-name:"PREFIX" default:"smtp" description:"prefix of the mackerel metric names"`
+}
+
+// positionalFlags: the host given as an argument.
+type positionalFlags struct {
 	Args struct {
 		Host []string `positional-arg-name:"HOST"`
 	} `positional-args:"yes"`
@@ -232,12 +306,12 @@ func parseArgs(args []string, env environ) (*config, error) {
 func parseArgsRaw(args []string, env environ) (*config, error) {
 	opts := &options{}
 	p := flags.NewNamedParser("check-smtp", flags.HelpFlag|flags.PassDoubleDash)
-	if _, err := p.AddGroup("Options", "", opts); err != nil {
-		return nil, err
-	}
 	args = icingaQuitFlag(args)
 	sniWords := sniSpaceValues(args)
 	spec, ok, args := extraOptsArg(args)
+	if err := opts.register(p, args, ok); err != nil {
+		return nil, err
+	}
 	if ok {
 		if err := loadExtraOpts(p, spec, env); err != nil {
 			return nil, err
