@@ -3,9 +3,7 @@ package truststore
 import (
 	"bytes"
 	"crypto/x509"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 )
@@ -48,6 +46,7 @@ func (s *source) load(hurry bool) *index {
 type loading struct {
 	firstErr error
 	bundle   []byte
+	dirs     []*certDir // open until the last job is done
 	paths    []dirFile
 	results  []scanned // job 0: the bundle; job i: paths[i-1]
 	jobs     int       // len(results), which the merge drops
@@ -75,16 +74,15 @@ func planLoad(files, dirs []string) *loading {
 		}
 	}
 	for _, dir := range dirs {
-		des, err := os.ReadDir(dir)
+		d, files, err := listDir(dir)
 		if err != nil {
 			if l.firstErr == nil && !os.IsNotExist(err) {
 				l.firstErr = err
 			}
 			continue
 		}
-		for _, de := range des {
-			l.paths = append(l.paths, dirFile{dir, de.Name(), de.Type()&fs.ModeSymlink != 0})
-		}
+		l.dirs = append(l.dirs, d)
+		l.paths = append(l.paths, files...)
 	}
 	l.jobs = 1 + len(l.paths)
 	l.results = make([]scanned, l.jobs)
@@ -98,6 +96,7 @@ func (l *loading) work() {
 		decoded []byte
 		r       fileReader
 	)
+	defer r.release()
 	for {
 		i := int(l.next.Add(1) - 1)
 		if i >= l.jobs {
@@ -109,6 +108,7 @@ func (l *loading) work() {
 		}
 		l.results[i], decoded = scan(data, decoded)
 		if l.left.Add(-1) == 0 {
+			l.closeDirs()
 			close(l.done)
 		}
 	}
@@ -156,29 +156,12 @@ func (e *entry) cert(parsed *atomic.Int32) *x509.Certificate {
 	return e.c
 }
 
-// dirFile is an entry of a certificate directory.
-type dirFile struct {
-	dir, name string
-	symlink   bool
-}
-
-// read reads the file as crypto/x509 does, or returns nil: for a symbolic
-// link to a file of the same directory (read under its own name), a file
-// that cannot be read, or a copy of the bundle.
-func (f dirFile) read(r *fileReader, bundle []byte) []byte {
-	path := f.dir + "/" + f.name
-	if f.symlink {
-		target, err := r.readlink(filepath.Join(f.dir, f.name))
-		if err == nil && bytes.IndexByte(target, '/') < 0 {
-			return nil
-		}
-		if err == nil && target[0] == '/' {
-			// The file the link names, without resolving the link again:
-			// the open costs a third less.
-			path = string(target)
-		}
+// closeDirs releases the directories once no job needs them.
+func (l *loading) closeDirs() {
+	for _, d := range l.dirs {
+		d.close()
 	}
-	return r.read(path, bundle)
+	l.dirs = nil
 }
 
 func (idx *index) anyParses() bool {

@@ -15,8 +15,9 @@ import (
 // chunks of memory rather than one allocation per file. Errors are not
 // reported: crypto/x509 skips files it cannot read. One per goroutine.
 type fileReader struct {
-	chunk []byte    // files read so far; the free space follows
-	link  [512]byte // readlink's buffer
+	chunk []byte     // files read so far; the free space follows
+	link  [4097]byte // readlink's buffer: PATH_MAX and a NUL
+	at    atDirs     // descriptors of the directories links point into
 }
 
 // readlink returns the target of the symbolic link at path, valid until
@@ -46,6 +47,11 @@ func (r *fileReader) read(path string, bundle []byte) []byte {
 	if err != nil {
 		return nil
 	}
+	return r.readFD(fd, bundle)
+}
+
+// readFD is read for a file already open, which it closes.
+func (r *fileReader) readFD(fd int, bundle []byte) []byte {
 	defer syscall.Close(fd)
 	if cap(r.chunk)-len(r.chunk) < 8<<10 {
 		r.chunk = make([]byte, 0, 64<<10)
