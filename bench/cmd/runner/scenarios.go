@@ -9,6 +9,10 @@ const (
 	mpName        = "check_smtp (monitoring-plugins)"
 	insecureName  = "check-smtp -k"
 	cafileName    = "check-smtp --cafile (the root alone)"
+	// sameConvName holds monitoring-plugins check_smtp's own conversation
+	// (greeting, QUIT: no MAIL FROM, no RSET), so that the two are
+	// compared doing the same work.
+	sameConvName = "check-smtp --quit-after ehlo (check_smtp's conversation)"
 )
 
 // singleServerScenarios are the scenarios against one server: plain SMTP,
@@ -40,6 +44,7 @@ func (r *runner) singleServerScenarios(env *environment) []scenario {
 			{name: floorName, argv: fl("plain", port(f.plain))},
 			{name: checkSMTPName, argv: cs("-p", port(f.plain))},
 			mp(mpName, "", "-p", port(f.plain)),
+			{name: sameConvName, argv: cs("-p", port(f.plain), "--quit-after", "ehlo")},
 		}},
 		{name: "STARTTLS -k", about: "No certificate verification: check-smtp with -k, the floor without a root file (it skips verification too); monitoring-plugins check_smtp never verifies.", tools: []tool{
 			{name: floorName, argv: fl("starttls", port(f.plain))},
