@@ -35,6 +35,7 @@ FUZZSHORT ?= 8s
 fuzz:
 	go test ./lib/internal/wire -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME)
 	go test ./lib -run '^$$' -fuzz '^FuzzRunArgs$$' -fuzztime $(FUZZTIME)
+	go test ./lib -run '^$$' -fuzz '^FuzzRegisterParsesAlike$$' -fuzztime $(FUZZSHORT)
 	go test ./lib/internal/mtasts -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime $(FUZZSHORT)
 	go test ./lib/internal/mtasts -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZSHORT)
 	go test ./lib/internal/tlsrpt -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZSHORT)
