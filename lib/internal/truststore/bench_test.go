@@ -111,6 +111,20 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("store-no-dirs", func(b *testing.B) {
 		run(b, func() *x509.CertPool { return roots(System(noDirs)) })
 	})
+	// With an index cache: cold (no index file: the full reading, and
+	// the index written) and warm (the index of the previous process).
+	cacheDir := filepath.Join(dir, "cache")
+	cache := IndexCache{Dir: cacheDir}
+	b.Run("store-cached-cold", func(b *testing.B) {
+		run(b, func() *x509.CertPool {
+			os.RemoveAll(cacheDir)
+			return roots(SystemCached(env, cache))
+		})
+	})
+	b.Run("store-cached-warm", func(b *testing.B) {
+		roots(SystemCached(env, cache))
+		run(b, func() *x509.CertPool { return roots(SystemCached(env, cache)) })
+	})
 	b.Run("store-loaded", func(b *testing.B) {
 		s := System(env)
 		s.Preload()
@@ -152,6 +166,18 @@ func BenchmarkPreload(b *testing.B) {
 	start := cpuTime()
 	for b.Loop() {
 		System(Env{}).Preload()
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkPreloadCached is BenchmarkPreload with a warm index cache.
+func BenchmarkPreloadCached(b *testing.B) {
+	cache := IndexCache{Dir: filepath.Join(b.TempDir(), "cache")}
+	System(Env{}).Preload()
+	SystemCached(Env{}, cache).Preload()
+	start := cpuTime()
+	for b.Loop() {
+		SystemCached(Env{}, cache).Preload()
 	}
 	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -33,6 +33,8 @@ type certDir struct {
 	path   string
 	fd     int  // -1: reach entries by path
 	byPath bool // readlink by filepath.Join's path: the directory path holds ".."
+	key    statKey
+	keyed  bool // key is the listed directory's
 }
 
 // dirFile is an entry of a certificate directory.
@@ -41,6 +43,7 @@ type dirFile struct {
 	name    []byte // NUL-terminated
 	symlink bool
 	key     uint64 // the name's first bytes, big-endian: most comparisons end there
+	target  []byte // NUL-terminated: a link's target, known from the index cache
 }
 
 func (f *dirFile) baseName() string { return string(f.name[:len(f.name)-1]) }
@@ -89,6 +92,10 @@ func listFast(dir string) (files []dirFile, d *certDir, ok bool) {
 			d.close()
 		}
 	}()
+	var st syscall.Stat_t
+	if syscall.Fstat(fd, &st) == nil {
+		d.key, d.keyed = keyOf(&st), true
+	}
 	buf := make([]byte, 32<<10) // names point into it: never reused
 	used := 0
 	for {
@@ -132,7 +139,7 @@ func listFast(dir string) (files []dirFile, d *certDir, ok bool) {
 			}
 			var k [8]byte
 			copy(k[:], name[:nul])
-			files = append(files, dirFile{d, name, typ == dtLink, binary.BigEndian.Uint64(k[:])})
+			files = append(files, dirFile{dir: d, name: name, symlink: typ == dtLink, key: binary.BigEndian.Uint64(k[:])})
 		}
 	}
 	slices.SortFunc(files, func(a, b dirFile) int {
@@ -147,10 +154,18 @@ func listFast(dir string) (files []dirFile, d *certDir, ok bool) {
 // read reads the file as crypto/x509 does, or returns nil: for a symbolic
 // link to a file of the same directory (read under its own name), a file
 // that cannot be read, or a copy of the bundle.
-func (f *dirFile) read(r *fileReader, bundle []byte) []byte {
+func (f *dirFile) read(r *fileReader, bundle []byte, rec *fileRecord) []byte {
 	d := f.dir
 	if d.fd < 0 {
 		return f.readByPath(r, bundle)
+	}
+	if f.target != nil {
+		// From the index cache: the link's target, known.
+		if bytes.IndexByte(f.target, '/') < 0 {
+			return nil
+		}
+		dirfd, name := r.targetAt(d.fd, f.target[:len(f.target)-1])
+		return readAt(r, dirfd, name, bundle, rec)
 	}
 	dirfd, name := d.fd, &f.name[0]
 	if f.symlink {
@@ -160,6 +175,13 @@ func (f *dirFile) read(r *fileReader, bundle []byte) []byte {
 			target, err = r.readlink(filepath.Join(d.path, f.baseName()))
 		} else {
 			target, err = r.readlinkAt(d.fd, &f.name[0])
+		}
+		if rec != nil {
+			if err != nil {
+				rec.linkErr = true
+			} else {
+				rec.target = append(bytes.Clone(target), 0)
+			}
 		}
 		if err == nil && bytes.IndexByte(target, '/') < 0 {
 			return nil
@@ -171,11 +193,37 @@ func (f *dirFile) read(r *fileReader, bundle []byte) []byte {
 			dirfd, name = r.targetAt(d.fd, target)
 		}
 	}
+	return readAt(r, dirfd, name, bundle, rec)
+}
+
+// readAt opens name in dirfd and reads it; with rec, it records the file's
+// stat and content for the index.
+func readAt(r *fileReader, dirfd int, name *byte, bundle []byte, rec *fileRecord) []byte {
 	fd, err := openAt(dirfd, name, syscall.O_RDONLY)
 	if err != nil {
 		return nil
 	}
-	return r.readFD(fd, bundle)
+	if rec == nil {
+		data, _ := r.readFD(fd, bundle)
+		return data
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return nil
+	}
+	data, ok := r.readFD(fd, bundle)
+	rec.ok, rec.key, rec.content = ok, keyOf(&st), data
+	if ok && data == nil {
+		rec.content = bundle
+	}
+	return data
+}
+
+// keyOf is the stat key of st.
+func keyOf(st *syscall.Stat_t) statKey {
+	return statKey{dev: uint64(st.Dev), ino: uint64(st.Ino), size: int64(st.Size),
+		mtime: int64(st.Mtim.Sec)*1e9 + int64(st.Mtim.Nsec), ctime: int64(st.Ctim.Sec)*1e9 + int64(st.Ctim.Nsec)}
 }
 
 // readByPath is read with full paths, for a directory listed by os.ReadDir.

@@ -44,7 +44,7 @@ func listDir(dir string) (*certDir, []dirFile, error) {
 // read reads the file as crypto/x509 does, or returns nil: for a symbolic
 // link to a file of the same directory (read under its own name), a file
 // that cannot be read, or a copy of the bundle.
-func (f *dirFile) read(r *fileReader, bundle []byte) []byte {
+func (f *dirFile) read(r *fileReader, bundle []byte, _ *fileRecord) []byte {
 	path := f.dir.path + "/" + f.name
 	if f.symlink {
 		target, err := r.readlink(filepath.Join(f.dir.path, f.name))
@@ -59,3 +59,15 @@ func (f *dirFile) read(r *fileReader, bundle []byte) []byte {
 	}
 	return r.read(path, bundle)
 }
+
+// The index cache needs the stat calls of Linux.
+const cacheSupported = false
+
+func loadWarm(*source) *index { return nil }
+
+// cachedFile is the Linux index cache's; never made here.
+type cachedFile struct{}
+
+func (*cachedFile) materialize(*index) bool { return false }
+
+func writeIndex(*loading) {}

@@ -2,6 +2,7 @@ package truststore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"os"
 	"sync"
@@ -12,34 +13,72 @@ import (
 // is split into jobs (scan the bundle; read and scan a directory entry)
 // that every goroutine needing the index takes part in: a Preload running
 // in the background uses one core, and a Roots that needs the index now
-// brings two.
+// brings two. With an index cache, a reading the cache vouches for takes
+// the subjects of the directories' certificates from it (see IndexCache).
 type source struct {
 	files []string // bundle files: the first readable one is read
 	dirs  []string // directories: every file of each is read
+	cache IndexCache
 	plan  sync.Once
+	warm  *index // the index made with the cache, if it served
 	l     *loading
 	merge sync.Once
 	idx   *index
+	redo  sync.Once
+	full  atomic.Pointer[index] // read again when the cache proved wrong
 }
 
 // load returns the index, reading the store if no one has; with hurry, it
 // starts a second worker, if there is work left.
 func (s *source) load(hurry bool) *index {
-	s.plan.Do(func() { s.l = planLoad(s.files, s.dirs) })
+	if idx := s.full.Load(); idx != nil {
+		return idx
+	}
+	s.plan.Do(func() {
+		if s.cache.Dir != "" && cacheSupported {
+			s.warm = loadWarm(s)
+		}
+		if s.warm == nil {
+			s.l = planLoad(s.files, s.dirs, s.cache)
+		}
+	})
+	if s.warm != nil {
+		return s.warm
+	}
 	l := s.l
 	if hurry && l.next.Load() < int64(l.jobs) {
 		go l.work()
 	}
 	l.work()
 	<-l.done // the other workers' last jobs
-	s.merge.Do(func() {
-		s.idx = newIndex(l.results)
-		if l.firstErr != nil && !s.idx.anyParses() {
-			s.idx.err = l.firstErr
-		}
-		l.results, l.paths = nil, nil
-	})
+	s.merge.Do(func() { s.idx = l.finish() })
 	return s.idx
+}
+
+// reload reads the store again without the cache's word, once, for every
+// later use: the cache was wrong about a file.
+func (s *source) reload() *index {
+	s.redo.Do(func() {
+		l := planLoad(s.files, s.dirs, s.cache)
+		l.work()
+		<-l.done
+		s.full.Store(l.finish())
+	})
+	return s.full.Load()
+}
+
+// finish makes the index of a finished loading, and writes the index
+// cache if it was asked for.
+func (l *loading) finish() *index {
+	idx := newIndex(l.results)
+	if l.firstErr != nil && !idx.anyParses() {
+		idx.err = l.firstErr
+	}
+	if l.build != nil {
+		writeIndex(l)
+	}
+	l.results, l.paths, l.records = nil, nil, nil
+	return idx
 }
 
 // loading is a reading of the store in progress.
@@ -53,6 +92,35 @@ type loading struct {
 	next     atomic.Int64
 	left     atomic.Int64 // jobs not finished
 	done     chan struct{}
+
+	build   *indexBuild  // nil: no index cache to write
+	records []fileRecord // with build: what each job learnt of paths[i-1]
+}
+
+// indexBuild is what an index cache needs of a loading beyond the jobs'
+// records.
+type indexBuild struct {
+	cache IndexCache
+	built int64 // Unix nanoseconds before anything was read
+	slots []dirSlot
+	ok    bool // nothing unusual: the index may be written
+}
+
+// dirSlot is one directory of the store in a loading: missing, or its
+// entries paths[from:to].
+type dirSlot struct {
+	path     string
+	d        *certDir // nil: it does not exist
+	from, to int
+}
+
+// fileRecord is what reading a directory entry learnt, for the index.
+type fileRecord struct {
+	target  []byte  // a link's target
+	linkErr bool    // the link could not be read
+	ok      bool    // the file was read
+	key     statKey // its stat when opened
+	content []byte  // what it holds (the bundle's bytes for a copy)
 }
 
 // planLoad starts reading the store as crypto/x509's loadSystemRoots does
@@ -61,33 +129,51 @@ type loading struct {
 // read errors are skipped, and only reported (the first one that is not
 // "does not exist") if no certificate parses. It reads the bundle and
 // lists the directories; the jobs do the rest.
-func planLoad(files, dirs []string) *loading {
+func planLoad(files, dirs []string, cache IndexCache) *loading {
 	l := &loading{done: make(chan struct{})}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err == nil {
-			l.bundle = data
-			break
-		}
-		if l.firstErr == nil && !os.IsNotExist(err) {
-			l.firstErr = err
-		}
+	if cache.Dir != "" && cacheSupported {
+		l.build = &indexBuild{cache: cache, built: cache.now().UnixNano(), ok: true}
 	}
+	l.bundle, l.firstErr = readBundle(files)
 	for _, dir := range dirs {
 		d, files, err := listDir(dir)
 		if err != nil {
 			if l.firstErr == nil && !os.IsNotExist(err) {
 				l.firstErr = err
 			}
+			if l.build != nil {
+				l.build.slots = append(l.build.slots, dirSlot{path: dir})
+			}
 			continue
+		}
+		if l.build != nil {
+			l.build.slots = append(l.build.slots, dirSlot{path: dir, d: d, from: len(l.paths), to: len(l.paths) + len(files)})
 		}
 		l.dirs = append(l.dirs, d)
 		l.paths = append(l.paths, files...)
+	}
+	if l.build != nil {
+		l.records = make([]fileRecord, len(l.paths))
 	}
 	l.jobs = 1 + len(l.paths)
 	l.results = make([]scanned, l.jobs)
 	l.left.Store(int64(l.jobs))
 	return l
+}
+
+// readBundle reads the first bundle file that can be read; the error is
+// the first that is not "does not exist".
+func readBundle(files []string) (bundle []byte, firstErr error) {
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			return data, firstErr
+		}
+		if firstErr == nil && !os.IsNotExist(err) {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
 }
 
 // work takes jobs until none is left to take.
@@ -104,7 +190,11 @@ func (l *loading) work() {
 		}
 		data := l.bundle
 		if i > 0 {
-			data = l.paths[i-1].read(&r, l.bundle)
+			var rec *fileRecord
+			if l.records != nil {
+				rec = &l.records[i-1]
+			}
+			data = l.paths[i-1].read(&r, l.bundle, rec)
 		}
 		l.results[i], decoded = scan(data, decoded)
 		if l.left.Add(-1) == 0 {
@@ -120,6 +210,7 @@ type index struct {
 	entries []entry
 	err     error        // the error x509.SystemCertPool would return
 	parsed  atomic.Int32 // certificates parsed so far, for tests
+	cached  bool         // some entries come from the index cache
 }
 
 // entry is one certificate block. Its DER is decoded, and then parsed, only
@@ -131,6 +222,10 @@ type entry struct {
 	raw     []byte // nil if the body is not valid base64
 	once    sync.Once
 	c       *x509.Certificate // nil if the DER does not parse
+	// From the index cache: the DER's hash, and the file that holds it,
+	// to be read before der is.
+	hash [sha256.Size]byte
+	file *cachedFile
 }
 
 func (e *entry) der() []byte {
@@ -186,6 +281,8 @@ type scanned struct {
 type found struct {
 	subject, body, raw []byte
 	c                  *x509.Certificate
+	hash               [sha256.Size]byte // with file: from the index cache
+	file               *cachedFile
 }
 
 // scan lists the blocks of data that x509.CertPool.AppendCertsFromPEM
@@ -250,6 +347,7 @@ func newIndex(files []scanned) *index {
 		for _, f := range sc.found {
 			e := &idx.entries[i]
 			e.subject, e.body, e.raw, e.c = f.subject, f.body, f.raw, f.c
+			e.hash, e.file = f.hash, f.file
 			i++
 		}
 	}

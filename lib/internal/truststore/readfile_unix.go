@@ -47,11 +47,13 @@ func (r *fileReader) read(path string, bundle []byte) []byte {
 	if err != nil {
 		return nil
 	}
-	return r.readFD(fd, bundle)
+	data, _ := r.readFD(fd, bundle)
+	return data
 }
 
-// readFD is read for a file already open, which it closes.
-func (r *fileReader) readFD(fd int, bundle []byte) []byte {
+// readFD is read for a file already open, which it closes; ok is false if
+// reading failed (and true for a copy of the bundle).
+func (r *fileReader) readFD(fd int, bundle []byte) (_ []byte, ok bool) {
 	defer syscall.Close(fd)
 	if cap(r.chunk)-len(r.chunk) < 8<<10 {
 		r.chunk = make([]byte, 0, 64<<10)
@@ -76,7 +78,7 @@ func (r *fileReader) readFD(fd int, bundle []byte) []byte {
 			continue
 		}
 		if err != nil {
-			return nil
+			return nil, false
 		}
 		if n == 0 {
 			break
@@ -86,19 +88,19 @@ func (r *fileReader) readFD(fd int, bundle []byte) []byte {
 	content := buf[start:]
 	switch {
 	case bundle != nil && bytes.Equal(content, bundle[matched:]):
-		return nil
+		return nil, true
 	case matched > 0 && bytes.HasPrefix(bundle[matched:], content):
 		// A prefix of the bundle (which is never written), like the
 		// system bundle when SSL_CERT_FILE is a copy with roots appended.
 		n := matched + len(content)
-		return bundle[:n:n]
+		return bundle[:n:n], true
 	case matched > 0:
-		return append(bundle[:matched:matched], content...)
+		return append(bundle[:matched:matched], content...), true
 	}
 	if !own {
 		r.chunk = buf
 	}
-	return content
+	return content, true
 }
 
 func open(path string) (int, error) {

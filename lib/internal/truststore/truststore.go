@@ -11,8 +11,10 @@ package truststore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"slices"
 	"strings"
 )
 
@@ -53,6 +55,16 @@ func System(env Env) *Store {
 		dirs = strings.Split(env.CertDir, ":")
 	}
 	return newStore(files, dirs)
+}
+
+// SystemCached is System with an index cache: the directories' subjects
+// are kept in cache between processes, and a process that finds them
+// unchanged reads of the directories only the certificates a chain needs
+// (see [IndexCache]). The verdicts are System's.
+func SystemCached(env Env, cache IndexCache) *Store {
+	s := System(env)
+	s.src.cache = cache
+	return s
 }
 
 // newStore is System with the lists of bundle files (the first readable one
@@ -110,8 +122,24 @@ func (s *Store) Preload() { s.src.load(false) }
 // certificates only; it is never nil.
 func (s *Store) Roots(chain []*x509.Certificate) (*x509.CertPool, error) {
 	idx := s.src.load(true)
+	pool, ok := idx.roots(chain, s.extra)
+	if !ok {
+		// A file the index cache described holds something else now.
+		idx = s.src.reload()
+		pool, _ = idx.roots(chain, s.extra)
+	}
+	return pool, idx.err
+}
+
+// roots is Roots with idx; ok is false if an entry from the index cache
+// turned out not to be what its file holds.
+func (idx *index) roots(chain, extra []*x509.Certificate) (_ *x509.CertPool, ok bool) {
 	pool := x509.NewCertPool()
-	var added [][]byte // DER already in the pool: the directories repeat the bundle
+	var (
+		added     [][]byte            // DER already in the pool: the directories repeat the bundle
+		addedHash [][sha256.Size]byte // their hashes, with entries from the cache
+		leafHash  *[sha256.Size]byte
+	)
 	for i := range idx.entries {
 		if len(chain) == 0 {
 			break
@@ -121,6 +149,24 @@ func (s *Store) Roots(chain []*x509.Certificate) (*x509.CertPool, error) {
 		if !issuer && !bytes.Equal(e.subject, chain[0].RawSubject) {
 			continue
 		}
+		if e.file != nil {
+			// Known by its hash: read its file only if the DER is new.
+			if slices.Contains(addedHash, e.hash) {
+				continue
+			}
+			if !issuer {
+				if leafHash == nil {
+					h := sha256.Sum256(chain[0].Raw)
+					leafHash = &h
+				}
+				if e.hash != *leafHash {
+					continue
+				}
+			}
+			if !e.file.materialize(idx) {
+				return nil, false
+			}
+		}
 		der := e.der()
 		if der == nil || containsBytes(added, der) || (!issuer && !bytes.Equal(der, chain[0].Raw)) {
 			continue
@@ -128,12 +174,15 @@ func (s *Store) Roots(chain []*x509.Certificate) (*x509.CertPool, error) {
 		if c := e.cert(&idx.parsed); c != nil {
 			pool.AddCert(c)
 			added = append(added, der)
+			if idx.cached {
+				addedHash = append(addedHash, sha256.Sum256(der))
+			}
 		}
 	}
-	for _, c := range s.extra {
+	for _, c := range extra {
 		pool.AddCert(c)
 	}
-	return pool, idx.err
+	return pool, true
 }
 
 // namesIssuer reports whether some certificate of chain names subject as

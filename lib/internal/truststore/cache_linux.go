@@ -1,0 +1,343 @@
+package truststore
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// maxIndexFile bounds what is read of an index file.
+const maxIndexFile = 16 << 20
+
+// cachedFile is a directory file whose blocks the index cache described:
+// its entries hold subjects and hashes, and their DER only once the file is
+// read and found to hold exactly those blocks.
+type cachedFile struct {
+	dir   string
+	e     *indexEntry
+	first int // index of its first block in the index's entries
+	once  sync.Once
+	ok    bool
+}
+
+// path is where crypto/x509 would read the file.
+func (cf *cachedFile) path() string {
+	if cf.e.link && cf.e.target[0] == '/' {
+		return string(cf.e.target[:len(cf.e.target)-1])
+	}
+	return cf.dir + "/" + string(cf.e.name[:len(cf.e.name)-1])
+}
+
+// materialize reads the file and gives its entries their DER, if it holds
+// the blocks the index says, in order; false if it does not.
+func (cf *cachedFile) materialize(idx *index) bool {
+	cf.once.Do(func() {
+		var r fileReader
+		blocks, ders := fileBlocks(r.read(cf.path(), nil))
+		if len(blocks) != len(cf.e.blocks) {
+			return
+		}
+		for j := range blocks {
+			if blocks[j].hash != cf.e.blocks[j].hash || !bytes.Equal(blocks[j].subject, cf.e.blocks[j].subject) {
+				return
+			}
+		}
+		for j, der := range ders {
+			idx.entries[cf.first+j].raw = der
+		}
+		cf.ok = true
+	})
+	return cf.ok
+}
+
+// loadWarm makes the index with the index cache's word on the directories,
+// or returns nil when the cache cannot vouch for all of them: no usable
+// index file, a directory or file whose stat differs, an entry changed
+// within racyWindow of the index's build, an unreadable file that now
+// reads, or any read error (the full reading reports those).
+func loadWarm(s *source) *index {
+	data, err := readIndexFile(s.cache.Dir, indexFileName(s.dirs))
+	if err != nil {
+		return nil
+	}
+	f, err := parseIndex(data)
+	if err != nil || len(f.dirs) != len(s.dirs) {
+		return nil
+	}
+	racy := f.built - racyWindow.Nanoseconds()
+	trusted := func(k statKey) bool { return k.ctime < racy }
+
+	bundle, firstErr := readBundle(s.files)
+	if firstErr != nil {
+		return nil
+	}
+	bsc, _ := scan(bundle, nil)
+	results := []scanned{bsc}
+	var r fileReader
+	defer r.release()
+	for i := range f.dirs {
+		d := &f.dirs[i]
+		if d.path != s.dirs[i] {
+			return nil
+		}
+		if d.key == (statKey{}) { // missing when the index was built
+			var st syscall.Stat_t
+			if err := syscall.Stat(d.path, &st); err != syscall.ENOENT {
+				return nil
+			}
+			continue
+		}
+		cd, ok := openCachedDir(d)
+		if !ok || !trusted(d.key) {
+			if cd != nil {
+				cd.close()
+			}
+			return nil
+		}
+		sc, ok := cd.vouch(&r, d, bundle, trusted)
+		cd.close()
+		if !ok {
+			return nil
+		}
+		results = append(results, sc)
+	}
+	idx := newIndex(results)
+	idx.cached = true
+	var prev *cachedFile
+	for i := range idx.entries {
+		if e := &idx.entries[i]; e.file != nil && e.file != prev {
+			e.file.first, prev = i, e.file
+		}
+	}
+	return idx
+}
+
+// openCachedDir opens the directory of d if it is the one d describes.
+func openCachedDir(d *indexDir) (*certDir, bool) {
+	p, err := syscall.BytePtrFromString(d.path)
+	if err != nil {
+		return nil, false
+	}
+	fd, err := openAt(atFDCWD, p, syscall.O_RDONLY|syscall.O_DIRECTORY)
+	if err != nil {
+		return nil, false
+	}
+	cd := &certDir{path: d.path, fd: fd}
+	var st syscall.Stat_t
+	if syscall.Fstat(fd, &st) != nil || keyOf(&st) != d.key {
+		return cd, false
+	}
+	return cd, true
+}
+
+// vouch checks the files of d against their stat and makes their entries
+// from the index; false if any has changed, or is racy.
+func (cd *certDir) vouch(r *fileReader, d *indexDir, bundle []byte, trusted func(statKey) bool) (sc scanned, ok bool) {
+	n := 0
+	for j := range d.entries {
+		if d.entries[j].kind == kindFile {
+			n++
+		}
+	}
+	all := make([]cachedFile, n)
+	for j := range d.entries {
+		e := &d.entries[j]
+		switch e.kind {
+		case kindUnreadable:
+			// It may read now: a link's target may have appeared.
+			f := dirFile{dir: cd, name: e.name, symlink: e.link, target: e.target}
+			var rec fileRecord
+			if f.read(r, bundle, &rec); rec.ok {
+				return scanned{}, false
+			}
+		case kindFile:
+			dirfd, name := cd.fd, &e.name[0]
+			if e.link {
+				dirfd, name = r.targetAt(cd.fd, e.target[:len(e.target)-1])
+			}
+			var st syscall.Stat_t
+			if fstatAt(dirfd, name, &st) != nil || keyOf(&st) != e.key || !trusted(e.key) {
+				return scanned{}, false
+			}
+			cf := &all[0]
+			all = all[1:]
+			cf.dir, cf.e = d.path, e
+			for _, b := range e.blocks {
+				sc.found = append(sc.found, found{subject: b.subject, hash: b.hash, file: cf})
+			}
+		}
+	}
+	return sc, true
+}
+
+// writeIndex writes the index cache of a full reading, unless something
+// in it was out of the ordinary (a read error, a link that could not be
+// read, a directory listed by os.ReadDir or named through ".."). Failing to
+// write costs the next process the full reading, nothing else.
+func writeIndex(l *loading) {
+	b := l.build
+	if l.firstErr != nil {
+		return
+	}
+	f := &indexFile{built: b.built}
+	dirs := make([]string, 0, len(b.slots))
+	for _, sl := range b.slots {
+		dirs = append(dirs, sl.path)
+		if sl.d == nil {
+			f.dirs = append(f.dirs, indexDir{path: sl.path})
+			continue
+		}
+		if !sl.d.keyed || sl.d.byPath || sl.d.key == (statKey{}) {
+			return
+		}
+		d := indexDir{path: sl.path, key: sl.d.key, entries: make([]indexEntry, 0, sl.to-sl.from)}
+		for i := sl.from; i < sl.to; i++ {
+			p, rec := &l.paths[i], &l.records[i]
+			e := indexEntry{name: p.name, link: p.symlink}
+			if p.symlink {
+				if rec.linkErr || rec.target == nil {
+					return
+				}
+				e.target = rec.target
+				if bytes.IndexByte(rec.target, '/') < 0 {
+					d.entries = append(d.entries, e) // kindSkip
+					continue
+				}
+			}
+			if rec.ok {
+				e.kind, e.key = kindFile, rec.key
+				e.blocks, _ = fileBlocks(rec.content)
+			} else {
+				e.kind = kindUnreadable
+			}
+			d.entries = append(d.entries, e)
+		}
+		f.dirs = append(f.dirs, d)
+	}
+	_ = writeIndexFile(b.cache.Dir, indexFileName(dirs), encodeIndex(f))
+}
+
+// trustedCacheStat checks that a cache directory or index file is of the
+// type wanted, owned by the effective user and writable by no one else.
+func trustedCacheStat(st *syscall.Stat_t, typ uint32, what string) error {
+	switch {
+	case st.Mode&syscall.S_IFMT != typ:
+		return fmt.Errorf("%s: not a %s", what, map[uint32]string{syscall.S_IFDIR: "directory", syscall.S_IFREG: "regular file"}[typ])
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("%s: owned by uid %d, not %d", what, st.Uid, os.Geteuid())
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("%s: writable by group or others (mode %o)", what, st.Mode&0o777)
+	}
+	return nil
+}
+
+// openCacheDir opens the cache directory, without following a link, if it
+// is trusted.
+func openCacheDir(dir string) (int, error) {
+	p, err := syscall.BytePtrFromString(dir)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := openAt(atFDCWD, p, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW)
+	if err != nil {
+		return -1, fmt.Errorf("index cache %s: %w", dir, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	if err := trustedCacheStat(&st, syscall.S_IFDIR, "index cache "+dir); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// readIndexFile reads the index file name of the cache directory dir, if
+// both are trusted; relative to the directory's descriptor, so neither can
+// be swapped between the checks and the reading.
+func readIndexFile(dir, name string) ([]byte, error) {
+	dfd, err := openCacheDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer syscall.Close(dfd)
+	p, err := syscall.BytePtrFromString(name)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := openAt(dfd, p, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("index file %s/%s: %w", dir, name, err)
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if err := trustedCacheStat(&st, syscall.S_IFREG, "index file "+dir+"/"+name); err != nil {
+		return nil, err
+	}
+	if st.Size > maxIndexFile {
+		return nil, fmt.Errorf("index file %s/%s: %d bytes, more than %d", dir, name, st.Size, maxIndexFile)
+	}
+	buf := make([]byte, 0, st.Size+1) // +1: EOF in the same buffer
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxIndexFile {
+				return nil, fmt.Errorf("index file %s/%s: more than %d bytes", dir, name, maxIndexFile)
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// writeIndexFile replaces the index file name of the cache directory dir
+// (created 0700 if missing) with data: written to a new file (0600) and
+// renamed over it, so readers see the old file or the new one.
+func writeIndexFile(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	dfd, err := openCacheDir(dir)
+	if err != nil {
+		return err
+	}
+	syscall.Close(dfd)
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := dir + "/" + name + ".tmp-" + hex.EncodeToString(rnd[:])
+	fh, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fh.Write(data)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dir+"/"+name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return errors.Join(errors.New("index cache not written"), err)
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+package truststore
+
+import "syscall"
+
+const sysFstatat = syscall.SYS_NEWFSTATAT
