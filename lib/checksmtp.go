@@ -16,6 +16,9 @@ import (
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
 	"github.com/check-smtp/check-smtp/lib/internal/report"
 	"github.com/check-smtp/check-smtp/lib/internal/text"
+
+	// The main goroutine's stack, grown before the deep initialisers run.
+	_ "github.com/check-smtp/check-smtp/lib/internal/stackreserve"
 )
 
 // version is stamped at build time with -ldflags -X.

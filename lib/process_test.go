@@ -169,3 +169,33 @@ func withoutEnv(env []string, names ...string) []string {
 	}
 	return out
 }
+
+// TestStackReservedFirst: the binary grows its main stack (package
+// stackreserve) before the initialisers whose deep stacks made it grow
+// three times, keeping the runtime's function tables out of memory.
+func TestStackReservedFirst(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "--version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s --version: %v", bin, err)
+	}
+	order := map[string]int{}
+	for i, line := range strings.Split(stderr.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "init" {
+			order[f[1]] = i + 1
+		}
+	}
+	first := order["github.com/check-smtp/check-smtp/lib/internal/stackreserve"]
+	if first == 0 {
+		t.Fatalf("no initialiser of stackreserve in the trace:\n%s", stderr.String())
+	}
+	for _, pkg := range []string{"golang.org/x/net/dns/dnsmessage", "crypto/internal/fips140/mlkem"} {
+		if at := order[pkg]; at == 0 || at < first {
+			t.Errorf("%s initialises at line %d of the trace, stackreserve at %d", pkg, at, first)
+		}
+	}
+}
