@@ -89,8 +89,25 @@ const (
 
 // indexFile is the content of an index file.
 type indexFile struct {
-	built int64 // Unix nanoseconds, taken before anything was read
-	dirs  []indexDir
+	built  int64 // Unix nanoseconds, taken before anything was read
+	dirs   []indexDir
+	bundle indexBundle
+}
+
+// indexBundle is the bundle file that was read (the first readable one),
+// with the time before it was read, its stat, and the body and subject of
+// each block scan found in it. The file is always read; the index spares
+// only the scan, and the blocks are checked against the file's own.
+type indexBundle struct {
+	built  int64
+	path   string // "": none was readable
+	key    statKey
+	blocks []bundleBlock
+}
+
+type bundleBlock struct {
+	off, n  int // the body's place in the file
+	subject []byte
 }
 
 type indexDir struct {
@@ -134,9 +151,11 @@ func fileBlocks(data []byte) (blocks []indexBlock, ders [][]byte) {
 }
 
 const (
-	indexMagic = "CSTSIX01" // format version 1
+	indexMagic = "CSTSIX02" // format version 2
 	maxName    = 4096       // PATH_MAX: no name, target or path is longer
 	maxSubject = 1 << 16
+	// maxIndexedFile bounds the bundle's offsets (far above any bundle).
+	maxIndexedFile = 1 << 30
 )
 
 // encodeIndex writes an index file: the magic, the fields in order
@@ -169,6 +188,16 @@ func encodeIndex(f *indexFile) []byte {
 				}
 			}
 		}
+	}
+	bu := &f.bundle
+	b = binary.LittleEndian.AppendUint64(b, uint64(bu.built))
+	b = appendBytes(b, []byte(bu.path))
+	b = appendKey(b, bu.key)
+	b = binary.AppendUvarint(b, uint64(len(bu.blocks)))
+	for _, bl := range bu.blocks {
+		b = binary.AppendUvarint(b, uint64(bl.off))
+		b = binary.AppendUvarint(b, uint64(bl.n))
+		b = appendBytes(b, bl.subject)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 }
@@ -255,6 +284,23 @@ func parseIndex(data []byte) (*indexFile, error) {
 		}
 		f.dirs = append(f.dirs, d)
 	}
+	f.bundle.built = int64(p.u64())
+	f.bundle.path = string(p.bytes(maxName))
+	f.bundle.key = p.key()
+	nb := p.count()
+	f.bundle.blocks = make([]bundleBlock, 0, nb)
+	end := 0
+	for range nb {
+		if p.err != nil {
+			break
+		}
+		bl := bundleBlock{off: p.offset(), n: p.offset(), subject: p.bytes(maxSubject)}
+		if p.err == nil && (bl.off < end || bl.n == 0 || len(bl.subject) == 0 || bl.off+bl.n > maxIndexedFile) {
+			p.fail("bad bundle block")
+		}
+		end = bl.off + bl.n
+		f.bundle.blocks = append(f.bundle.blocks, bl)
+	}
 	if p.err == nil && len(p.rest) != 0 {
 		p.fail("trailing bytes")
 	}
@@ -313,6 +359,16 @@ func (p *indexParser) uvarint() uint64 {
 	}
 	p.rest = p.rest[n:]
 	return v
+}
+
+// offset is a place or length in a file, at most maxIndexedFile.
+func (p *indexParser) offset() int {
+	n := p.uvarint()
+	if n > maxIndexedFile {
+		p.fail("offset too large")
+		return 0
+	}
+	return int(n)
 }
 
 func (p *indexParser) count() int {

@@ -72,11 +72,16 @@ func loadWarm(s *source) *index {
 	racy := f.built - racyWindow.Nanoseconds()
 	trusted := func(k statKey) bool { return k.ctime < racy }
 
-	bundle, firstErr := readBundle(s.files)
-	if firstErr != nil {
-		return nil
+	bundleBuilt := s.cache.now().UnixNano()
+	bundle, path, key, ok := readBundleKeyed(s.files)
+	if !ok {
+		return nil // an error: the full reading reports it
 	}
-	bsc, _ := scan(bundle, nil)
+	bsc, ok := f.bundle.vouch(bundle, path, key)
+	stale := !ok
+	if stale {
+		bsc, _ = scan(bundle, nil)
+	}
 	results := []scanned{bsc}
 	var r fileReader
 	defer r.release()
@@ -106,6 +111,12 @@ func loadWarm(s *source) *index {
 		}
 		results = append(results, sc)
 	}
+	if stale && key.ctime < bundleBuilt-racyWindow.Nanoseconds() {
+		// The directories stand; the bundle's record is renewed (unless
+		// the next process could not take it either).
+		f.bundle = bundleRecord(bundleBuilt, path, key, bundle, bsc)
+		_ = writeIndexFile(s.cache.Dir, indexFileName(s.dirs), encodeIndex(f))
+	}
 	idx := newIndex(results)
 	idx.cached = true
 	var prev *cachedFile
@@ -115,6 +126,109 @@ func loadWarm(s *source) *index {
 		}
 	}
 	return idx
+}
+
+// vouch returns the bundle's blocks from the record, if it is of this file
+// (path and stat, changed before the racily-clean window) and the blocks
+// are the ones scan would find: every claimed body is a block body of the
+// file, in order, and every other certificate body is one scan skips.
+// Only the subjects are the record's word, and der checks them.
+func (bu *indexBundle) vouch(data []byte, path string, key statKey) (sc scanned, ok bool) {
+	if path != bu.path || key != bu.key {
+		return scanned{}, false
+	}
+	if path == "" {
+		return scanned{}, true
+	}
+	if key.ctime >= bu.built-racyWindow.Nanoseconds() {
+		return scanned{}, false
+	}
+	sc.found = make([]found, 0, len(bu.blocks))
+	claims := bu.blocks
+	var skip scanned
+	for rest := data; len(rest) > 0; {
+		b, next, ok := nextBlock(rest)
+		if !ok {
+			break
+		}
+		rest = next
+		if string(b.typ) != "CERTIFICATE" || b.headers || len(b.body) == 0 {
+			continue
+		}
+		off := cap(data) - cap(b.body)
+		if len(claims) > 0 && claims[0].off == off && claims[0].n == len(b.body) {
+			sc.found = append(sc.found, found{subject: claims[0].subject, body: b.body, claimed: true})
+			claims = claims[1:]
+			continue
+		}
+		if _, _, ok := skip.subject(b.body, nil); ok {
+			return scanned{}, false // a block the record leaves out
+		}
+	}
+	if len(claims) != 0 {
+		return scanned{}, false
+	}
+	return sc, true
+}
+
+// bundleRecord is the index's record of the bundle read and scanned.
+func bundleRecord(built int64, path string, key statKey, data []byte, sc scanned) indexBundle {
+	bu := indexBundle{built: built, path: path, key: key}
+	for _, f := range sc.found {
+		bu.blocks = append(bu.blocks, bundleBlock{off: cap(data) - cap(f.body), n: len(f.body), subject: f.subject})
+	}
+	return bu
+}
+
+// readBundleKeyed is readBundle with the stat of the file read; ok is
+// false on any error but "does not exist".
+func readBundleKeyed(files []string) (data []byte, path string, key statKey, ok bool) {
+	for _, f := range files {
+		p, err := syscall.BytePtrFromString(f)
+		if err != nil {
+			return nil, "", statKey{}, false
+		}
+		fd, err := openAt(atFDCWD, p, syscall.O_RDONLY)
+		if err == syscall.ENOENT {
+			continue
+		}
+		if err != nil {
+			return nil, "", statKey{}, false
+		}
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			syscall.Close(fd)
+			return nil, "", statKey{}, false
+		}
+		data, err := readAll(fd, int(st.Size)+512)
+		syscall.Close(fd)
+		if err != nil {
+			return nil, "", statKey{}, false
+		}
+		return data, f, keyOf(&st), true
+	}
+	return nil, "", statKey{}, true
+}
+
+// readAll reads fd to its end, into a buffer of size bytes at first.
+func readAll(fd, size int) ([]byte, error) {
+	buf := make([]byte, 0, max(size, 512))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return buf[:len(buf):len(buf)], nil // offsets are cap(data)-cap(body)
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 // openCachedDir opens the directory of d if it is the one d describes.
@@ -218,6 +332,9 @@ func writeIndex(l *loading) {
 			d.entries = append(d.entries, e)
 		}
 		f.dirs = append(f.dirs, d)
+	}
+	if b.bundleOK {
+		f.bundle = bundleRecord(b.built, b.bundlePath, b.bundleKey, l.bundle, l.results[0])
 	}
 	_ = writeIndexFile(b.cache.Dir, indexFileName(dirs), encodeIndex(f))
 }

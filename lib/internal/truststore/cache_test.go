@@ -5,8 +5,10 @@ package truststore
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,6 +84,19 @@ func (w *cachedWorld) checkSame(t *testing.T, s *Store, all ...bool) {
 	}
 }
 
+// claimedEntries counts the bundle's entries taken from the index.
+func claimedEntries(s *Store) int {
+	n := 0
+	if s.src.warm != nil {
+		for i := range s.src.warm.entries {
+			if s.src.warm.entries[i].claimed {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // TestCacheSameVerdict: a Store served by the index cache gives every
 // chain the verdict of the full pool, reads only candidate files, and the
 // cache is written with the modes it must have.
@@ -107,6 +122,9 @@ func TestCacheSameVerdict(t *testing.T) {
 	w.checkSame(t, s, true)
 	if s.src.full.Load() != nil {
 		t.Error("the cache was found wrong about an unchanged store")
+	}
+	if claimedEntries(s) == 0 {
+		t.Error("the bundle was scanned, not taken from the index")
 	}
 	// A chain under a root of the bundle reads no directory file: the
 	// copies in the directories are known to be the same DER.
@@ -245,6 +263,37 @@ func TestCacheInvalidation(t *testing.T) {
 		{"bundle-changed", func(t *testing.T, w *cachedWorld) {
 			writeFile(t, w.files[1], pemOf(w.cas["Z"].cert))
 		}},
+		{"bundle-same-size", func(t *testing.T, w *cachedWorld) {
+			// A new root takes the place of Filler 005, at the same
+			// length: the record, were it taken, would hide it.
+			data, _ := os.ReadFile(w.files[1])
+			var filler []byte
+			for rest := data; len(rest) > 0; {
+				var b *pem.Block
+				if b, rest = pem.Decode(rest); b == nil {
+					break
+				}
+				if c, err := x509.ParseCertificate(b.Bytes); err == nil && c.Subject.CommonName == "Filler 005" {
+					filler = pemOf(c)
+				}
+			}
+			var fresh *ca
+			for range 200 {
+				if c := makeCert(t, certSpec{subject: name("Freshly 05")}); len(pemOf(c.cert)) == len(filler) {
+					fresh = c
+					break
+				}
+			}
+			if fresh == nil {
+				t.Fatal("no certificate of the filler's length")
+			}
+			w.cas["Fresh"] = fresh
+			copy(data[bytes.Index(data, filler):], pemOf(fresh.cert))
+			writeSameInode(t, w.files[1], data)
+		}},
+		{"earlier-bundle-appears", func(t *testing.T, w *cachedWorld) {
+			writeFile(t, w.files[0], pemOf(w.cas["Z"].cert))
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -258,8 +307,11 @@ func TestCacheInvalidation(t *testing.T) {
 			}
 			c.change(t, w)
 			s, warm := w.load(t)
-			if warm && c.name != "bundle-changed" {
+			if warm && !strings.Contains(c.name, "bundle") {
 				t.Fatal("the cache served a changed store")
+			}
+			if n := claimedEntries(s); n != 0 {
+				t.Fatalf("%d bundle blocks taken from the record of a changed bundle", n)
 			}
 			w.checkSame(t, s)
 			s, warm = w.load(t)
@@ -381,6 +433,31 @@ func TestCacheRacilyClean(t *testing.T) {
 	}
 }
 
+// TestCacheRacyBundle: the bundle's record is not taken when the bundle
+// changed within racyWindow before it was read.
+func TestCacheRacyBundle(t *testing.T) {
+	w := newCachedWorld(t)
+	w.load(t)
+	var st syscall.Stat_t
+	if err := syscall.Stat(w.files[1], &st); err != nil {
+		t.Fatal(err)
+	}
+	ctime := time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
+	for _, c := range []struct {
+		after time.Duration // from the bundle's change to the record's reading
+		taken bool
+	}{{time.Second, false}, {racyWindow - time.Millisecond, false}, {racyWindow + time.Millisecond, true}} {
+		tamper(t, w, func(f *indexFile) { f.bundle.built = ctime.Add(c.after).UnixNano() })
+		s, warm := w.load(t)
+		if !warm {
+			t.Fatal("not warm")
+		}
+		if taken := claimedEntries(s) > 0; taken != c.taken {
+			t.Errorf("read %v after the change: record taken %v, want %v", c.after, taken, c.taken)
+		}
+	}
+}
+
 // tamper rewrites the world's index file through edit, keeping it valid.
 func tamper(t *testing.T, w *cachedWorld, edit func(*indexFile)) {
 	t.Helper()
@@ -409,6 +486,7 @@ func TestCacheHostile(t *testing.T) {
 		caught  bool   // a chain's Roots finds the lie
 		rootDep bool   // needs root to set up
 		chainCN string // the leaf whose chain is checked first; "": a.test
+		noClaim bool   // the bundle's record must not be taken
 	}{
 		{name: "corrupt", spoil: func(t *testing.T, w *cachedWorld) {
 			data, _ := os.ReadFile(w.indexPath())
@@ -463,6 +541,24 @@ func TestCacheHostile(t *testing.T) {
 				}
 			})
 		}},
+		{name: "bundle-subject-lie", served: true, caught: true, spoil: func(t *testing.T, w *cachedWorld) {
+			// The bundle's first block (Filler 000) claims Root A.
+			tamper(t, w, func(f *indexFile) { f.bundle.blocks[0].subject = w.cas["A"].cert.RawSubject })
+		}},
+		{name: "bundle-block-dropped", served: true, noClaim: true, spoil: func(t *testing.T, w *cachedWorld) {
+			// Root A's block left out of the bundle's record: the record
+			// is not taken, the bundle scanned.
+			subj := w.cas["A"].cert.RawSubject
+			tamper(t, w, func(f *indexFile) {
+				f.bundle.blocks = slices.DeleteFunc(f.bundle.blocks, func(b bundleBlock) bool { return bytes.Equal(b.subject, subj) })
+			})
+		}},
+		{name: "bundle-offset-moved", served: true, noClaim: true, spoil: func(t *testing.T, w *cachedWorld) {
+			tamper(t, w, func(f *indexFile) { f.bundle.blocks[3].off++ })
+		}},
+		{name: "bundle-other-file", served: true, noClaim: true, spoil: func(t *testing.T, w *cachedWorld) {
+			tamper(t, w, func(f *indexFile) { f.bundle.path = w.files[2] })
+		}},
 		{name: "group-writable", spoil: func(t *testing.T, w *cachedWorld) {
 			os.Chmod(w.indexPath(), 0o620)
 		}},
@@ -506,6 +602,9 @@ func TestCacheHostile(t *testing.T) {
 			}
 			if _, err := s.Roots([]*x509.Certificate{leaf}); err != nil {
 				t.Fatal(err)
+			}
+			if n := claimedEntries(s); c.noClaim && n != 0 {
+				t.Errorf("%d bundle blocks taken from a wrong record", n)
 			}
 			if caught := s.src.full.Load() != nil; caught != c.caught {
 				t.Errorf("lie caught: %v, want %v", caught, c.caught)

@@ -104,6 +104,10 @@ type indexBuild struct {
 	built int64 // Unix nanoseconds before anything was read
 	slots []dirSlot
 	ok    bool // nothing unusual: the index may be written
+
+	bundlePath string  // the bundle file read ("": none)
+	bundleKey  statKey // its stat
+	bundleOK   bool    // read with its stat, without an error
 }
 
 // dirSlot is one directory of the store in a loading: missing, or its
@@ -134,7 +138,14 @@ func planLoad(files, dirs []string, cache IndexCache) *loading {
 	if cache.Dir != "" && cacheSupported {
 		l.build = &indexBuild{cache: cache, built: cache.now().UnixNano(), ok: true}
 	}
-	l.bundle, l.firstErr = readBundle(files)
+	if l.build != nil {
+		var ok bool
+		l.bundle, l.build.bundlePath, l.build.bundleKey, ok = readBundleKeyed(files)
+		l.build.bundleOK = ok
+	}
+	if l.build == nil || !l.build.bundleOK {
+		l.bundle, l.firstErr = readBundle(files)
+	}
 	for _, dir := range dirs {
 		d, files, err := listDir(dir)
 		if err != nil {
@@ -226,10 +237,19 @@ type entry struct {
 	// to be read before der is.
 	hash [sha256.Size]byte
 	file *cachedFile
+	// claimed: a bundle block whose subject is the index cache's word,
+	// checked when der decodes it; bad: the check failed.
+	claimed, bad bool
 }
 
 func (e *entry) der() []byte {
 	e.derOnce.Do(func() {
+		if e.claimed {
+			var sc scanned
+			f, _, ok := sc.subject(e.body, nil)
+			e.bad = !ok || !bytes.Equal(f.subject, e.subject)
+			e.raw = f.raw
+		}
 		if e.raw == nil {
 			e.raw = decodeBody(e.body)
 		}
@@ -283,6 +303,7 @@ type found struct {
 	c                  *x509.Certificate
 	hash               [sha256.Size]byte // with file: from the index cache
 	file               *cachedFile
+	claimed            bool // from the index cache: see entry
 }
 
 // scan lists the blocks of data that x509.CertPool.AppendCertsFromPEM
@@ -323,14 +344,14 @@ func (sc *scanned) subject(body, scratch []byte) (f found, _ []byte, ok bool) {
 		return found{}, scratch, false // not base64: pem.Decode skips it
 	}
 	if subj, ok := subjectOf(der); ok {
-		return found{subject: subj, raw: der}, scratch, true
+		return found{subject: subj, body: body, raw: der}, scratch, true
 	}
 	sc.parsed++
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		return found{}, scratch, false
 	}
-	return found{subject: c.RawSubject, raw: der, c: c}, scratch, true
+	return found{subject: c.RawSubject, body: body, raw: der, c: c}, scratch, true
 }
 
 // newIndex makes the index of the scans of a store's files, in order.
@@ -347,7 +368,7 @@ func newIndex(files []scanned) *index {
 		for _, f := range sc.found {
 			e := &idx.entries[i]
 			e.subject, e.body, e.raw, e.c = f.subject, f.body, f.raw, f.c
-			e.hash, e.file = f.hash, f.file
+			e.hash, e.file, e.claimed = f.hash, f.file, f.claimed
 			i++
 		}
 	}

@@ -168,6 +168,9 @@ func (idx *index) roots(chain, extra []*x509.Certificate) (_ *x509.CertPool, ok 
 			}
 		}
 		der := e.der()
+		if e.bad {
+			return nil, false
+		}
 		if der == nil || containsBytes(added, der) || (!issuer && !bytes.Equal(der, chain[0].Raw)) {
 			continue
 		}
