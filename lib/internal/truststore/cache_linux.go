@@ -77,12 +77,28 @@ func loadWarm(s *source) *index {
 	if !ok {
 		return nil // an error: the full reading reports it
 	}
-	bsc, ok := f.bundle.vouch(bundle, path, key)
-	stale := !ok
+	// The entries are made in place, in one allocation: in a process that
+	// lives for one check, fresh memory costs its page faults.
+	nDir := 0
+	for i := range f.dirs {
+		for j := range f.dirs[i].entries {
+			nDir += len(f.dirs[i].entries[j].blocks)
+		}
+	}
+	nb := len(f.bundle.blocks)
+	entries := make([]entry, nb+nDir)
+	var bsc scanned
+	stale := !f.bundle.fill(bundle, path, key, entries[:nb])
 	if stale {
 		bsc, _ = scan(bundle, nil)
+		nb = len(bsc.found)
+		entries = make([]entry, nb+nDir)
+		for i, fo := range bsc.found {
+			e := &entries[i]
+			e.subject, e.body, e.raw, e.c = fo.subject, fo.body, fo.raw, fo.c
+		}
 	}
-	results := []scanned{bsc}
+	at := nb
 	var r fileReader
 	defer r.release()
 	for i := range f.dirs {
@@ -104,12 +120,12 @@ func loadWarm(s *source) *index {
 			}
 			return nil
 		}
-		sc, ok := cd.vouch(&r, d, bundle, trusted)
+		n, ok := cd.vouch(&r, d, bundle, trusted, entries, at)
 		cd.close()
 		if !ok {
 			return nil
 		}
-		results = append(results, sc)
+		at += n
 	}
 	if stale && key.ctime < bundleBuilt-racyWindow.Nanoseconds() {
 		// The directories stand; the bundle's record is renewed (unless
@@ -117,33 +133,27 @@ func loadWarm(s *source) *index {
 		f.bundle = bundleRecord(bundleBuilt, path, key, bundle, bsc)
 		_ = writeIndexFile(s.cache.Dir, indexFileName(s.dirs), encodeIndex(f))
 	}
-	idx := newIndex(results)
-	idx.cached = true
-	var prev *cachedFile
-	for i := range idx.entries {
-		if e := &idx.entries[i]; e.file != nil && e.file != prev {
-			e.file.first, prev = i, e.file
-		}
-	}
+	idx := &index{entries: entries[:at], cached: true}
+	idx.parsed.Store(bsc.parsed)
 	return idx
 }
 
-// vouch returns the bundle's blocks from the record, if it is of this file
-// (path and stat, changed before the racily-clean window) and the blocks
-// are the ones scan would find: every claimed body is a block body of the
-// file, in order, and every other certificate body is one scan skips.
-// Only the subjects are the record's word, and der checks them.
-func (bu *indexBundle) vouch(data []byte, path string, key statKey) (sc scanned, ok bool) {
+// fill makes the bundle's entries (out, one per block of the record) from
+// the record, if it is of this file (path and stat, changed before the
+// racily-clean window) and its blocks are the ones scan would find: every
+// claimed body is a block body of the file, in order, and every other
+// certificate body is one scan skips. Only the subjects are the record's
+// word, and der checks them.
+func (bu *indexBundle) fill(data []byte, path string, key statKey, out []entry) bool {
 	if path != bu.path || key != bu.key {
-		return scanned{}, false
+		return false
 	}
 	if path == "" {
-		return scanned{}, true
+		return true
 	}
 	if key.ctime >= bu.built-racyWindow.Nanoseconds() {
-		return scanned{}, false
+		return false
 	}
-	sc.found = make([]found, 0, len(bu.blocks))
 	claims := bu.blocks
 	var skip scanned
 	for rest := data; len(rest) > 0; {
@@ -157,18 +167,16 @@ func (bu *indexBundle) vouch(data []byte, path string, key statKey) (sc scanned,
 		}
 		off := cap(data) - cap(b.body)
 		if len(claims) > 0 && claims[0].off == off && claims[0].n == len(b.body) {
-			sc.found = append(sc.found, found{subject: claims[0].subject, body: b.body, claimed: true})
+			e := &out[len(bu.blocks)-len(claims)]
+			e.subject, e.body, e.claimed = claims[0].subject, b.body, true
 			claims = claims[1:]
 			continue
 		}
 		if _, _, ok := skip.subject(b.body, nil); ok {
-			return scanned{}, false // a block the record leaves out
+			return false // a block the record leaves out
 		}
 	}
-	if len(claims) != 0 {
-		return scanned{}, false
-	}
-	return sc, true
+	return len(claims) == 0
 }
 
 // bundleRecord is the index's record of the bundle read and scanned.
@@ -250,15 +258,17 @@ func openCachedDir(d *indexDir) (*certDir, bool) {
 }
 
 // vouch checks the files of d against their stat and makes their entries
-// from the index; false if any has changed, or is racy.
-func (cd *certDir) vouch(r *fileReader, d *indexDir, bundle []byte, trusted func(statKey) bool) (sc scanned, ok bool) {
-	n := 0
+// from the index, in entries from at on; it returns how many. ok is false
+// if any file has changed, or is racy, or an unreadable one now reads.
+func (cd *certDir) vouch(r *fileReader, d *indexDir, bundle []byte, trusted func(statKey) bool, entries []entry, at int) (n int, ok bool) {
+	files := 0
 	for j := range d.entries {
 		if d.entries[j].kind == kindFile {
-			n++
+			files++
 		}
 	}
-	all := make([]cachedFile, n)
+	all := make([]cachedFile, files)
+	start := at
 	for j := range d.entries {
 		e := &d.entries[j]
 		switch e.kind {
@@ -267,7 +277,7 @@ func (cd *certDir) vouch(r *fileReader, d *indexDir, bundle []byte, trusted func
 			f := dirFile{dir: cd, name: e.name, symlink: e.link, target: e.target}
 			var rec fileRecord
 			if f.read(r, bundle, &rec); rec.ok {
-				return scanned{}, false
+				return 0, false
 			}
 		case kindFile:
 			dirfd, name := cd.fd, &e.name[0]
@@ -276,17 +286,19 @@ func (cd *certDir) vouch(r *fileReader, d *indexDir, bundle []byte, trusted func
 			}
 			var st syscall.Stat_t
 			if fstatAt(dirfd, name, &st) != nil || keyOf(&st) != e.key || !trusted(e.key) {
-				return scanned{}, false
+				return 0, false
 			}
 			cf := &all[0]
 			all = all[1:]
-			cf.dir, cf.e = d.path, e
+			cf.dir, cf.e, cf.first = d.path, e, at
 			for _, b := range e.blocks {
-				sc.found = append(sc.found, found{subject: b.subject, hash: b.hash, file: cf})
+				en := &entries[at]
+				en.subject, en.hash, en.file = b.subject, b.hash, cf
+				at++
 			}
 		}
 	}
-	return sc, true
+	return at - start, true
 }
 
 // writeIndex writes the index cache of a full reading, unless something

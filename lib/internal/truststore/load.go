@@ -301,9 +301,6 @@ type scanned struct {
 type found struct {
 	subject, body, raw []byte
 	c                  *x509.Certificate
-	hash               [sha256.Size]byte // with file: from the index cache
-	file               *cachedFile
-	claimed            bool // from the index cache: see entry
 }
 
 // scan lists the blocks of data that x509.CertPool.AppendCertsFromPEM
@@ -368,7 +365,6 @@ func newIndex(files []scanned) *index {
 		for _, f := range sc.found {
 			e := &idx.entries[i]
 			e.subject, e.body, e.raw, e.c = f.subject, f.body, f.raw, f.c
-			e.hash, e.file, e.claimed = f.hash, f.file, f.claimed
 			i++
 		}
 	}
