@@ -157,6 +157,14 @@ func BenchmarkVerify(b *testing.B) {
 			return roots(s)
 		})
 	})
+	b.Run("store-cached-preloaded-during-connect", func(b *testing.B) {
+		run(b, func() *x509.CertPool {
+			s := SystemCached(env, cache)
+			go s.Preload()
+			time.Sleep(connect)
+			return roots(s)
+		})
+	})
 	b.Run("full-pool", func(b *testing.B) {
 		s := System(env)
 		run(b, func() *x509.CertPool { return fullPoolLikeX509(s.src.files, s.src.dirs) })

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"path/filepath"
 	"strings"
 	"time"
@@ -47,10 +46,11 @@ func (c IndexCache) now() time.Time {
 	return time.Now()
 }
 
-// DefaultIndexCacheDir is the cache directory for check-smtp in the
-// environment's XDG_CACHE_HOME, or HOME's .cache when that is unset, as
-// os.UserCacheDir finds it on Linux: "" when neither is set (or the one set
-// is relative), which disables the cache.
+// DefaultIndexCacheDir is the cache directory for check-smtp given the
+// environment's XDG_CACHE_HOME and HOME: XDG_CACHE_HOME/check-smtp, or
+// HOME/.cache/check-smtp when XDG_CACHE_HOME is unset or relative (the XDG
+// base directory rule); "" when neither gives an absolute path, which
+// disables the cache.
 func DefaultIndexCacheDir(xdgCacheHome, home string) string {
 	base := xdgCacheHome
 	if base == "" || !filepath.IsAbs(base) {
@@ -151,19 +151,46 @@ func fileBlocks(data []byte) (blocks []indexBlock, ders [][]byte) {
 }
 
 const (
-	indexMagic = "CSTSIX02" // format version 2
+	indexMagic = "CSTSIX03" // format version 3
 	maxName    = 4096       // PATH_MAX: no name, target or path is longer
 	maxSubject = 1 << 16
 	// maxIndexedFile bounds the bundle's offsets (far above any bundle).
 	maxIndexedFile = 1 << 30
 )
 
-// encodeIndex writes an index file: the magic, the fields in order
-// (integers as uvarints, times and stat fields as 64-bit little-endian,
-// byte strings with a uvarint length), and a CRC-32 of all that.
+// encodeIndex writes an index file: the magic, the build time, the table
+// of subjects (each subject once: a store names most three times), the
+// fields in order (integers as uvarints, times and stat fields as 64-bit
+// little-endian, byte strings with a uvarint length, subjects as their
+// place in the table), and a checksum of all that.
 func encodeIndex(f *indexFile) []byte {
+	var table [][]byte
+	at := map[string]int{}
+	ref := func(subject []byte) uint64 {
+		i, ok := at[string(subject)]
+		if !ok {
+			i = len(table)
+			at[string(subject)] = i
+			table = append(table, subject)
+		}
+		return uint64(i)
+	}
+	for _, d := range f.dirs {
+		for _, e := range d.entries {
+			for _, bl := range e.blocks {
+				ref(bl.subject)
+			}
+		}
+	}
+	for _, bl := range f.bundle.blocks {
+		ref(bl.subject)
+	}
 	b := []byte(indexMagic)
 	b = binary.LittleEndian.AppendUint64(b, uint64(f.built))
+	b = binary.AppendUvarint(b, uint64(len(table)))
+	for _, subject := range table {
+		b = appendBytes(b, subject)
+	}
 	b = binary.AppendUvarint(b, uint64(len(f.dirs)))
 	for _, d := range f.dirs {
 		b = appendBytes(b, []byte(d.path))
@@ -183,7 +210,7 @@ func encodeIndex(f *indexFile) []byte {
 				b = appendKey(b, e.key)
 				b = binary.AppendUvarint(b, uint64(len(e.blocks)))
 				for _, bl := range e.blocks {
-					b = appendBytes(b, bl.subject)
+					b = binary.AppendUvarint(b, ref(bl.subject))
 					b = append(b, bl.hash[:]...)
 				}
 			}
@@ -197,9 +224,27 @@ func encodeIndex(f *indexFile) []byte {
 	for _, bl := range bu.blocks {
 		b = binary.AppendUvarint(b, uint64(bl.off))
 		b = binary.AppendUvarint(b, uint64(bl.n))
-		b = appendBytes(b, bl.subject)
+		b = binary.AppendUvarint(b, ref(bl.subject))
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	return binary.LittleEndian.AppendUint64(b, checksum(b))
+}
+
+// checksum is a 64-bit multiply-xorshift hash of b, to tell a damaged
+// index file (a hostile writer can recompute it; nothing relies on it but
+// the detection of accidents). Unlike hash/crc32 it builds no tables on
+// first use, which a one-check process would pay for.
+func checksum(b []byte) uint64 {
+	const m = 0xff51afd7ed558ccd
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for ; len(b) >= 8; b = b[8:] {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * m
+		h ^= h >> 29
+	}
+	for _, c := range b {
+		h = (h ^ uint64(c)) * m
+		h ^= h >> 29
+	}
+	return h
 }
 
 func appendBytes(b, s []byte) []byte {
@@ -220,15 +265,27 @@ var errIndexFormat = errors.New("malformed index file")
 // version is an error: a truncated, corrupt or foreign file only costs a
 // full reading.
 func parseIndex(data []byte) (*indexFile, error) {
-	if len(data) < len(indexMagic)+8+1+4 || string(data[:len(indexMagic)]) != indexMagic {
+	if len(data) < len(indexMagic)+8+1+8 || string(data[:len(indexMagic)]) != indexMagic {
 		return nil, fmt.Errorf("%w: no header", errIndexFormat)
 	}
-	body := data[:len(data)-4]
-	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
+	body := data[:len(data)-8]
+	if checksum(body) != binary.LittleEndian.Uint64(data[len(data)-8:]) {
 		return nil, fmt.Errorf("%w: checksum", errIndexFormat)
 	}
 	p := indexParser{rest: body[len(indexMagic):]}
 	f := &indexFile{built: int64(p.u64())}
+	ns := p.count()
+	p.table = make([][]byte, 0, ns)
+	for range ns {
+		subject := p.bytes(maxSubject)
+		if p.err != nil {
+			break
+		}
+		if len(subject) == 0 {
+			p.fail("empty subject")
+		}
+		p.table = append(p.table, subject)
+	}
 	// Every dir, entry and block takes at least a byte: counts beyond the
 	// bytes left are malformed, and never allocated.
 	nd := p.count()
@@ -266,10 +323,7 @@ func parseIndex(data []byte) (*indexFile, error) {
 					if p.err != nil {
 						break
 					}
-					bl := indexBlock{subject: p.bytes(maxSubject)}
-					if len(bl.subject) == 0 {
-						p.fail("empty subject")
-					}
+					bl := indexBlock{subject: p.subject()}
 					copy(bl.hash[:], p.take(sha256.Size))
 					e.blocks = append(e.blocks, bl)
 				}
@@ -294,8 +348,8 @@ func parseIndex(data []byte) (*indexFile, error) {
 		if p.err != nil {
 			break
 		}
-		bl := bundleBlock{off: p.offset(), n: p.offset(), subject: p.bytes(maxSubject)}
-		if p.err == nil && (bl.off < end || bl.n == 0 || len(bl.subject) == 0 || bl.off+bl.n > maxIndexedFile) {
+		bl := bundleBlock{off: p.offset(), n: p.offset(), subject: p.subject()}
+		if p.err == nil && (bl.off < end || bl.n == 0 || bl.off+bl.n > maxIndexedFile) {
 			p.fail("bad bundle block")
 		}
 		end = bl.off + bl.n
@@ -313,8 +367,21 @@ func parseIndex(data []byte) (*indexFile, error) {
 // indexParser reads the fields of an index file; the first error sticks
 // and makes every later read return zero values.
 type indexParser struct {
-	rest []byte
-	err  error
+	rest  []byte
+	err   error
+	table [][]byte // the subjects
+}
+
+// subject is a reference to the table of subjects.
+func (p *indexParser) subject() []byte {
+	i := p.uvarint()
+	if p.err == nil && i >= uint64(len(p.table)) {
+		p.fail("no such subject")
+	}
+	if p.err != nil {
+		return nil
+	}
+	return p.table[i]
 }
 
 func (p *indexParser) fail(what string) {

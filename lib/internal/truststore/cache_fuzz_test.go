@@ -2,7 +2,6 @@ package truststore
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"reflect"
 	"testing"
 )
@@ -12,7 +11,7 @@ import (
 // with a valid checksum appended, so the fuzzer reaches past it.
 func FuzzParseIndex(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sealed := binary.LittleEndian.AppendUint32(append([]byte(nil), data...), crc32.ChecksumIEEE(data))
+		sealed := binary.LittleEndian.AppendUint64(append([]byte(nil), data...), checksum(data))
 		for _, in := range [][]byte{data, sealed} {
 			idx, err := parseIndex(in)
 			if err != nil {

@@ -438,10 +438,9 @@ func readIndexFile(dir, name string) ([]byte, error) {
 	}
 }
 
-// writeIndexFile replaces the index file name of the cache directory dir
-// (created 0700 if missing) with data: written to a new file (0600) and
-// renamed over it, so readers see the old file or the new one.
-func writeIndexFile(dir, name string, data []byte) error {
+// prepareCacheDir makes the cache directory if it is missing, and checks
+// an index file could be written there.
+func prepareCacheDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -450,6 +449,16 @@ func writeIndexFile(dir, name string, data []byte) error {
 		return err
 	}
 	syscall.Close(dfd)
+	return syscall.Access(dir, 2) // W_OK
+}
+
+// writeIndexFile replaces the index file name of the cache directory dir
+// (created 0700 if missing) with data: written to a new file (0600) and
+// renamed over it, so readers see the old file or the new one.
+func writeIndexFile(dir, name string, data []byte) error {
+	if err := prepareCacheDir(dir); err != nil {
+		return err
+	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := dir + "/" + name + ".tmp-" + hex.EncodeToString(rnd[:])

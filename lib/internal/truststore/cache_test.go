@@ -698,3 +698,23 @@ func TestCacheDisabled(t *testing.T) {
 		t.Fatal("served by no cache")
 	}
 }
+
+// TestCacheUnusableDir: where no index can be written, none is built
+// (building costs more than the reading), and the store reads as without
+// a cache.
+func TestCacheUnusableDir(t *testing.T) {
+	w := newCachedWorld(t)
+	notDir := filepath.Join(t.TempDir(), "file")
+	writeFile(t, notDir, nil)
+	for _, dir := range []string{filepath.Join(notDir, "cache"), notDir} {
+		w.cache.Dir = dir
+		s, warm := w.load(t)
+		if warm {
+			t.Fatal("served")
+		}
+		if s.src.l.build != nil {
+			t.Errorf("%s: an index was built for a directory it cannot go to", dir)
+		}
+		w.checkSame(t, s)
+	}
+}

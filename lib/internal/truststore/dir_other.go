@@ -4,6 +4,7 @@ package truststore
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -73,3 +74,5 @@ func (*cachedFile) materialize(*index) bool { return false }
 func writeIndex(*loading) {}
 
 func readBundleKeyed([]string) ([]byte, string, statKey, bool) { return nil, "", statKey{}, false }
+
+func prepareCacheDir(string) error { return errors.ErrUnsupported }

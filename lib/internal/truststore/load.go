@@ -135,7 +135,9 @@ type fileRecord struct {
 // lists the directories; the jobs do the rest.
 func planLoad(files, dirs []string, cache IndexCache) *loading {
 	l := &loading{done: make(chan struct{})}
-	if cache.Dir != "" && cacheSupported {
+	if cache.Dir != "" && cacheSupported && prepareCacheDir(cache.Dir) == nil {
+		// Only where the index can be written: building it costs more
+		// than the reading.
 		l.build = &indexBuild{cache: cache, built: cache.now().UnixNano(), ok: true}
 	}
 	if l.build != nil {

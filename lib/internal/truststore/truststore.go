@@ -7,6 +7,11 @@
 // pool [Store.Roots] returns gives x509.Certificate.Verify the same answers
 // to every question it asks of its Roots pool as the full system pool would
 // (see [Store.Roots]), so the verdict is the same; only the cost differs.
+//
+// Most of the cost is the certificate directories: hundreds of links to
+// read and files to open, read and scan. [SystemCached] keeps what was
+// learnt of them in an [IndexCache] between processes, so that a process
+// finding them unchanged stats each file once instead.
 package truststore
 
 import (
