@@ -82,7 +82,7 @@ type statKey struct {
 
 // Kinds of index entries.
 const (
-	kindSkip       = 0 // a link to a file of the same directory: never read
+	kindSkip       = 0 // a link to a file of the same directory: never read (not written: the index lists only the entries read)
 	kindFile       = 1 // a file read, with its stat and blocks
 	kindUnreadable = 2 // could not be read when the index was built: read again every time
 )
@@ -116,7 +116,8 @@ type indexDir struct {
 	entries []indexEntry
 }
 
-// indexEntry is one directory entry, in the order os.ReadDir lists them.
+// indexEntry is one directory entry that is read (links to a file of the
+// same directory are left out), in the order os.ReadDir lists them.
 type indexEntry struct {
 	name   []byte // NUL-terminated
 	kind   byte

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"syscall"
 )
@@ -73,10 +74,12 @@ func loadWarm(s *source) *index {
 	trusted := func(k statKey) bool { return k.ctime < racy }
 
 	bundleBuilt := s.cache.now().UnixNano()
-	bundle, path, key, ok := readBundleKeyed(s.files)
+	bf, ok := openBundle(s.files)
 	if !ok {
 		return nil // an error: the full reading reports it
 	}
+	defer bf.close()
+	path, key := bf.path, bf.key
 	// The entries are made in place, in one allocation: in a process that
 	// lives for one check, fresh memory costs its page faults.
 	nDir := 0
@@ -87,9 +90,17 @@ func loadWarm(s *source) *index {
 	}
 	nb := len(f.bundle.blocks)
 	entries := make([]entry, nb+nDir)
-	var bsc scanned
-	stale := !f.bundle.fill(bundle, path, key, entries[:nb])
+	var (
+		bsc    scanned
+		bundle []byte
+	)
+	stale := !f.bundle.fillFrom(bf, entries[:nb])
 	if stale {
+		if bf.fd >= 0 {
+			if bundle, err = readAll(bf.fd, int(bf.size)+512); err != nil {
+				return nil
+			}
+		}
 		bsc, _ = scan(bundle, nil)
 		nb = len(bsc.found)
 		entries = make([]entry, nb+nDir)
@@ -138,22 +149,133 @@ func loadWarm(s *source) *index {
 	return idx
 }
 
+// bundleFile is the bundle file, open, as the warm load finds it.
+type bundleFile struct {
+	fd   int // -1: none of the files exists
+	path string
+	key  statKey
+	size int64
+}
+
+func (bf *bundleFile) close() {
+	if bf.fd >= 0 {
+		syscall.Close(bf.fd)
+		bf.fd = -1
+	}
+}
+
+// openBundle opens the first bundle file that exists; ok is false on any
+// other error.
+func openBundle(files []string) (bf bundleFile, ok bool) {
+	bf.fd = -1
+	for _, f := range files {
+		p, err := syscall.BytePtrFromString(f)
+		if err != nil {
+			return bf, false
+		}
+		fd, err := openAt(atFDCWD, p, syscall.O_RDONLY)
+		if err == syscall.ENOENT {
+			continue
+		}
+		if err != nil {
+			return bf, false
+		}
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			syscall.Close(fd)
+			return bf, false
+		}
+		return bundleFile{fd: fd, path: f, key: keyOf(&st), size: int64(st.Size)}, true
+	}
+	return bf, true
+}
+
+// fillFrom is fill for the open bundle, if the record is of it (path and
+// stat, changed before the racily-clean window). The file is mapped for
+// the check rather than read: reading it would fault in as many fresh
+// pages, which a one-check process pays for; its blocks' bodies are read
+// when a chain needs them (see bundleRef).
+func (bu *indexBundle) fillFrom(bf bundleFile, out []entry) bool {
+	if bf.path != bu.path || bf.key != bu.key {
+		return false
+	}
+	if bf.path == "" {
+		return true
+	}
+	if bf.key.ctime >= bu.built-racyWindow.Nanoseconds() || bf.size <= 0 || bf.size > maxIndexedFile {
+		return false
+	}
+	data, err := syscall.Mmap(bf.fd, 0, int(bf.size), syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_POPULATE)
+	if err != nil {
+		return false
+	}
+	defer syscall.Munmap(data)
+	return bu.fillMapped(data, out, &bundleRef{path: bf.path, key: bf.key})
+}
+
+// fillMapped is fill on a mapped file, which faults if the file shrinks
+// meanwhile: that makes the record unusable, not the process crash.
+func (bu *indexBundle) fillMapped(data []byte, out []entry, ref *bundleRef) (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	return bu.fill(data, out, ref)
+}
+
+// bundleRef is where the bodies of a bundle's claimed blocks are read
+// from: the file, which must still have the stat it had when checked.
+type bundleRef struct {
+	path string
+	key  statKey
+}
+
+// body reads n bytes at off of the file.
+func (ref *bundleRef) body(off, n int) ([]byte, error) {
+	p, err := syscall.BytePtrFromString(ref.path)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := openAt(atFDCWD, p, syscall.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if keyOf(&st) != ref.key {
+		return nil, errors.New("the bundle changed")
+	}
+	buf := make([]byte, n)
+	for got := 0; got < n; {
+		m, err := syscall.Pread(fd, buf[got:], int64(off+got))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			return nil, errors.New("the bundle is shorter")
+		}
+		got += m
+	}
+	return buf, nil
+}
+
 // fill makes the bundle's entries (out, one per block of the record) from
-// the record, if it is of this file (path and stat, changed before the
-// racily-clean window) and its blocks are the ones scan would find: every
+// the record, if its blocks are the ones scan would find in data: every
 // claimed body is a block body of the file, in order, and every other
 // certificate body is one scan skips. Only the subjects are the record's
 // word, and der checks them.
-func (bu *indexBundle) fill(data []byte, path string, key statKey, out []entry) bool {
-	if path != bu.path || key != bu.key {
-		return false
-	}
-	if path == "" {
-		return true
-	}
-	if key.ctime >= bu.built-racyWindow.Nanoseconds() {
-		return false
-	}
+func (bu *indexBundle) fill(data []byte, out []entry, ref *bundleRef) bool {
 	claims := bu.blocks
 	var skip scanned
 	for rest := data; len(rest) > 0; {
@@ -168,7 +290,8 @@ func (bu *indexBundle) fill(data []byte, path string, key statKey, out []entry) 
 		off := cap(data) - cap(b.body)
 		if len(claims) > 0 && claims[0].off == off && claims[0].n == len(b.body) {
 			e := &out[len(bu.blocks)-len(claims)]
-			e.subject, e.body, e.claimed = claims[0].subject, b.body, true
+			e.subject, e.claimed = claims[0].subject, true
+			e.bundle, e.off, e.n = ref, int32(off), int32(len(b.body))
 			claims = claims[1:]
 			continue
 		}
@@ -331,7 +454,8 @@ func writeIndex(l *loading) {
 				}
 				e.target = rec.target
 				if bytes.IndexByte(rec.target, '/') < 0 {
-					d.entries = append(d.entries, e) // kindSkip
+					// Never read, and the directory's stat vouches that it
+					// stays such a link: the index need not list it.
 					continue
 				}
 			}

@@ -718,3 +718,24 @@ func TestCacheUnusableDir(t *testing.T) {
 		w.checkSame(t, s)
 	}
 }
+
+// TestCacheBundleChangesAfterLoad: the bodies of the bundle's blocks are
+// read when a chain needs them, from a bundle that must not have changed
+// since the load; if it has, the store is read again.
+func TestCacheBundleChangesAfterLoad(t *testing.T) {
+	w := newCachedWorld(t)
+	w.load(t)
+	s, warm := w.load(t)
+	if !warm || claimedEntries(s) == 0 {
+		t.Fatal("the bundle's record was not taken")
+	}
+	data, _ := os.ReadFile(w.files[1])
+	writeSameInode(t, w.files[1], append(pemOf(w.cas["Z"].cert), data...))
+	if _, err := s.Roots([]*x509.Certificate{w.leaves[0].cert}); err != nil {
+		t.Fatal(err)
+	}
+	if s.src.full.Load() == nil {
+		t.Fatal("a block was read from a changed bundle")
+	}
+	w.checkSame(t, s)
+}

@@ -66,8 +66,12 @@ const cacheSupported = false
 
 func loadWarm(*source) *index { return nil }
 
-// cachedFile is the Linux index cache's; never made here.
+// cachedFile and bundleRef are the Linux index cache's; never made here.
 type cachedFile struct{}
+
+type bundleRef struct{}
+
+func (*bundleRef) body(int, int) ([]byte, error) { return nil, errors.ErrUnsupported }
 
 func (*cachedFile) materialize(*index) bool { return false }
 

@@ -240,15 +240,24 @@ type entry struct {
 	hash [sha256.Size]byte
 	file *cachedFile
 	// claimed: a bundle block whose subject is the index cache's word,
-	// checked when der decodes it; bad: the check failed.
+	// its body n bytes at off in bundle, read and checked when der decodes
+	// it; bad: the check failed.
 	claimed, bad bool
+	off, n       int32
+	bundle       *bundleRef
 }
 
 func (e *entry) der() []byte {
 	e.derOnce.Do(func() {
 		if e.claimed {
+			body, err := e.bundle.body(int(e.off), int(e.n))
+			if err != nil {
+				e.bad = true
+				return
+			}
 			var sc scanned
-			f, _, ok := sc.subject(e.body, nil)
+			f, _, ok := sc.subject(body, nil)
+			e.body = body
 			e.bad = !ok || !bytes.Equal(f.subject, e.subject)
 			e.raw = f.raw
 		}
