@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"sync"
 	"syscall"
 )
@@ -190,11 +189,12 @@ func openBundle(files []string) (bf bundleFile, ok bool) {
 	return bf, true
 }
 
-// fillFrom is fill for the open bundle, if the record is of it (path and
-// stat, changed before the racily-clean window). The file is mapped for
-// the check rather than read: reading it would fault in as many fresh
-// pages, which a one-check process pays for; its blocks' bodies are read
-// when a chain needs them (see bundleRef).
+// fillFrom makes the bundle's entries (out, one per block of the record)
+// from the record, if it is of the open bundle (path and stat, changed
+// before the racily-clean window). Nothing of the file is read: a claimed
+// block's body, and the lines around it, are read when a chain needs it,
+// and must frame a block scan would find there (see bundleRef.body).
+// Only the subjects of the others are the record's word.
 func (bu *indexBundle) fillFrom(bf bundleFile, out []entry) bool {
 	if bf.path != bu.path || bf.key != bu.key {
 		return false
@@ -202,30 +202,16 @@ func (bu *indexBundle) fillFrom(bf bundleFile, out []entry) bool {
 	if bf.path == "" {
 		return true
 	}
-	if bf.key.ctime >= bu.built-racyWindow.Nanoseconds() || bf.size <= 0 || bf.size > maxIndexedFile {
+	if bf.key.ctime >= bu.built-racyWindow.Nanoseconds() {
 		return false
 	}
-	data, err := syscall.Mmap(bf.fd, 0, int(bf.size), syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_POPULATE)
-	if err != nil {
-		return false
+	ref := &bundleRef{path: bf.path, key: bf.key}
+	for i, bl := range bu.blocks {
+		e := &out[i]
+		e.subject, e.claimed = bl.subject, true
+		e.bundle, e.off, e.n = ref, int32(bl.off), int32(bl.n)
 	}
-	defer syscall.Munmap(data)
-	return bu.fillMapped(data, out, &bundleRef{path: bf.path, key: bf.key})
-}
-
-// fillMapped is fill on a mapped file, which faults if the file shrinks
-// meanwhile: that makes the record unusable, not the process crash.
-func (bu *indexBundle) fillMapped(data []byte, out []entry, ref *bundleRef) (ok bool) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			if _, fault := r.(interface{ Addr() uintptr }); !fault {
-				panic(r)
-			}
-			ok = false
-		}
-	}()
-	return bu.fill(data, out, ref)
+	return true
 }
 
 // bundleRef is where the bodies of a bundle's claimed blocks are read
@@ -235,7 +221,12 @@ type bundleRef struct {
 	key  statKey
 }
 
-// body reads n bytes at off of the file.
+// frameSlack is how much is read around a block's body to see its BEGIN
+// and END lines (blanks at their ends included).
+const frameSlack = 256
+
+// body reads the n bytes at off of the file, which must be the body of a
+// block scan would find there (framedBody).
 func (ref *bundleRef) body(off, n int) ([]byte, error) {
 	p, err := syscall.BytePtrFromString(ref.path)
 	if err != nil {
@@ -253,9 +244,11 @@ func (ref *bundleRef) body(off, n int) ([]byte, error) {
 	if keyOf(&st) != ref.key {
 		return nil, errors.New("the bundle changed")
 	}
-	buf := make([]byte, n)
-	for got := 0; got < n; {
-		m, err := syscall.Pread(fd, buf[got:], int64(off+got))
+	from := max(off-frameSlack, 0)
+	w := make([]byte, off+n+frameSlack-from)
+	got := 0
+	for got < len(w) {
+		m, err := syscall.Pread(fd, w[got:], int64(from+got))
 		if err == syscall.EINTR {
 			continue
 		}
@@ -263,43 +256,15 @@ func (ref *bundleRef) body(off, n int) ([]byte, error) {
 			return nil, err
 		}
 		if m == 0 {
-			return nil, errors.New("the bundle is shorter")
+			break
 		}
 		got += m
 	}
-	return buf, nil
-}
-
-// fill makes the bundle's entries (out, one per block of the record) from
-// the record, if its blocks are the ones scan would find in data: every
-// claimed body is a block body of the file, in order, and every other
-// certificate body is one scan skips. Only the subjects are the record's
-// word, and der checks them.
-func (bu *indexBundle) fill(data []byte, out []entry, ref *bundleRef) bool {
-	claims := bu.blocks
-	var skip scanned
-	for rest := data; len(rest) > 0; {
-		b, next, ok := nextBlock(rest)
-		if !ok {
-			break
-		}
-		rest = next
-		if string(b.typ) != "CERTIFICATE" || b.headers || len(b.body) == 0 {
-			continue
-		}
-		off := cap(data) - cap(b.body)
-		if len(claims) > 0 && claims[0].off == off && claims[0].n == len(b.body) {
-			e := &out[len(bu.blocks)-len(claims)]
-			e.subject, e.claimed = claims[0].subject, true
-			e.bundle, e.off, e.n = ref, int32(off), int32(len(b.body))
-			claims = claims[1:]
-			continue
-		}
-		if _, _, ok := skip.subject(b.body, nil); ok {
-			return false // a block the record leaves out
-		}
+	w = w[:got]
+	if !framedBody(w, off-from, n, from == 0, int64(from+got) >= int64(st.Size)) {
+		return nil, errors.New("the index does not point at a block of the bundle")
 	}
-	return len(claims) == 0
+	return w[off-from : off-from+n : off-from+n], nil
 }
 
 // bundleRecord is the index's record of the bundle read and scanned.

@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -545,16 +544,16 @@ func TestCacheHostile(t *testing.T) {
 			// The bundle's first block (Filler 000) claims Root A.
 			tamper(t, w, func(f *indexFile) { f.bundle.blocks[0].subject = w.cas["A"].cert.RawSubject })
 		}},
-		{name: "bundle-block-dropped", served: true, noClaim: true, spoil: func(t *testing.T, w *cachedWorld) {
-			// Root A's block left out of the bundle's record: the record
-			// is not taken, the bundle scanned.
+		{name: "bundle-offset-moved", served: true, caught: true, spoil: func(t *testing.T, w *cachedWorld) {
+			// Root A's body one byte later: not the body of a block.
 			subj := w.cas["A"].cert.RawSubject
 			tamper(t, w, func(f *indexFile) {
-				f.bundle.blocks = slices.DeleteFunc(f.bundle.blocks, func(b bundleBlock) bool { return bytes.Equal(b.subject, subj) })
+				for i := range f.bundle.blocks {
+					if bytes.Equal(f.bundle.blocks[i].subject, subj) {
+						f.bundle.blocks[i].off++
+					}
+				}
 			})
-		}},
-		{name: "bundle-offset-moved", served: true, noClaim: true, spoil: func(t *testing.T, w *cachedWorld) {
-			tamper(t, w, func(f *indexFile) { f.bundle.blocks[3].off++ })
 		}},
 		{name: "bundle-other-file", served: true, noClaim: true, spoil: func(t *testing.T, w *cachedWorld) {
 			tamper(t, w, func(f *indexFile) { f.bundle.path = w.files[2] })
@@ -736,6 +735,43 @@ func TestCacheBundleChangesAfterLoad(t *testing.T) {
 	}
 	if s.src.full.Load() == nil {
 		t.Fatal("a block was read from a changed bundle")
+	}
+	w.checkSame(t, s)
+}
+
+// TestCacheClaimOfSkippedBlock: an index claiming a block crypto/x509
+// skips (here a TRUSTED CERTIFICATE one, whose body is a root's DER)
+// adds nothing to the pool: the claimed body must be framed as a block
+// the scan finds, or everything is read again.
+func TestCacheClaimOfSkippedBlock(t *testing.T) {
+	w := newCachedWorld(t)
+	tr := makeCert(t, certSpec{subject: name("Root T")})
+	w.cas["T"] = tr
+	trusted := pem.EncodeToMemory(&pem.Block{Type: "TRUSTED CERTIFICATE", Bytes: tr.cert.Raw})
+	data, _ := os.ReadFile(w.files[1])
+	writeFile(t, w.files[1], append(trusted, data...))
+	leaf := makeCert(t, certSpec{subject: name("t.test"), leaf: true, parent: tr})
+	w.load(t)
+	begin := []byte("-----BEGIN TRUSTED CERTIFICATE-----\n")
+	off := len(begin)
+	n := bytes.Index(trusted[off-1:], []byte("\n-----END ")) - 1
+	tamper(t, w, func(f *indexFile) {
+		f.bundle.blocks = append([]bundleBlock{{off: off, n: n, subject: tr.cert.RawSubject}}, f.bundle.blocks...)
+	})
+	s, warm := w.load(t)
+	if !warm || claimedEntries(s) == 0 {
+		t.Fatal("the record was not taken")
+	}
+	chain := []*x509.Certificate{leaf.cert}
+	pool, err := s.Roots(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.src.full.Load() == nil {
+		t.Error("the claim was not caught")
+	}
+	if _, err := verify(chain, pool, epoch); err == nil {
+		t.Error("a root from a TRUSTED CERTIFICATE block anchored a chain")
 	}
 	w.checkSame(t, s)
 }

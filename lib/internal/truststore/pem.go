@@ -209,3 +209,44 @@ func decodePrefix(body, scratch []byte) (der []byte, ok bool) {
 	}
 	return scratch[:n], true
 }
+
+// Framing of the only blocks framedBody accepts.
+const (
+	certBegin = "-----BEGIN CERTIFICATE-----"
+	certEnd   = "\n-----END CERTIFICATE-----"
+)
+
+// framedBody reports whether w[start:start+n] is, judged from the lines
+// around it alone, the body of a block nextBlock would find in the file w
+// is a window of, with type CERTIFICATE and no headers: a line that is
+// "-----BEGIN CERTIFICATE-----" (then blanks, and a CR), starting the file
+// or a line; the body, holding no dash (so no other BEGIN or END) and no
+// colon (so no header); then "-----END CERTIFICATE-----" and a line end
+// (blanks, a CR) or the file's end. Whatever comes before, nextBlock's
+// search reaches that BEGIN line before passing it, and the first END
+// after it is this one. fileStart and fileEnd say whether w starts and
+// ends where the file does. It may refuse what nextBlock finds (a BEGIN
+// line that starts past the window), never the other way round:
+// FuzzFramedBody checks it.
+func framedBody(w []byte, start, n int, fileStart, fileEnd bool) bool {
+	if n <= 0 || start <= 0 || start > len(w) || n > len(w)-start || w[start-1] != '\n' {
+		return false
+	}
+	body := w[start : start+n]
+	if bytes.IndexByte(body, '-') >= 0 || bytes.IndexByte(body, ':') >= 0 {
+		return false
+	}
+	ls := bytes.LastIndexByte(w[:start-1], '\n') + 1 // where the BEGIN line starts
+	if ls == 0 && !fileStart {
+		return false
+	}
+	if line, _, _ := getLine(w[ls:start]); string(line) != certBegin {
+		return false
+	}
+	rest, ok := bytes.CutPrefix(w[start+n:], []byte(certEnd))
+	if !ok || (bytes.IndexByte(rest, '\n') < 0 && !fileEnd) {
+		return false
+	}
+	line, _, _ := getLine(rest)
+	return len(line) == 0
+}
