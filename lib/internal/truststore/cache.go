@@ -13,14 +13,17 @@ import (
 )
 
 // IndexCache is where a Store keeps, between processes, what it learnt of
-// its certificate directories: which entries it read, the stat of each
-// file, and the subject and DER hash of each certificate block; never a
-// certificate. A later process that finds every directory and file with
-// the same stat (device, inode, size, change and modification times) takes
-// the subjects from it instead of listing the directories, reading the
-// links and reading and scanning every file, and reads from the real files
-// only the certificates a chain needs, checking them against what the
-// index says and reading everything on any difference.
+// the store: for the bundle and each directory file it read, the file's
+// stat, and for each certificate block its subject and its place in the
+// bundle or its DER's hash; for each directory, its stat and the entries
+// read, with link targets; never a certificate. A later process that finds
+// every file and directory with the same stat (device, inode, size,
+// modification and change times) takes the subjects from the index
+// instead of listing the directories, reading the links and reading and
+// scanning every file. What a chain needs is read from the real files and
+// checked against the index (the subject; the hash, or that the bytes are
+// framed as a block crypto/x509 reads), and any difference makes the Store
+// read everything.
 //
 // A directory's entries cannot change without its modification and change
 // times changing, nor a link's target in place; a file's content changes
@@ -28,7 +31,12 @@ import (
 // an entry changed less than two seconds before the index was built is
 // never taken from it (git's "racily clean" rule).
 //
-// The cache is used on Linux only; elsewhere it is ignored.
+// A damaged or stale index costs time only. An index forged by someone
+// who can write the user's cache file could also hide a root (never add
+// one), which is why it is read only if it and its directory are the
+// user's and writable by no one else.
+//
+// The cache is used on Linux (amd64, arm64) only; elsewhere it is ignored.
 type IndexCache struct {
 	// Dir is the cache directory, created (mode 0700) if missing, and used
 	// only if it and the index file are owned by the effective user and
@@ -236,16 +244,22 @@ func encodeIndex(f *indexFile) []byte {
 // first use, which a one-check process would pay for.
 func checksum(b []byte) uint64 {
 	const m = 0xff51afd7ed558ccd
-	h := uint64(len(b)) * 0x9e3779b97f4a7c15
-	for ; len(b) >= 8; b = b[8:] {
-		h = (h ^ binary.LittleEndian.Uint64(b)) * m
-		h ^= h >> 29
+	mix := func(h, v uint64) uint64 {
+		h = (h ^ v) * m
+		return h ^ h>>29
+	}
+	// Four lanes, for the multiplications to overlap.
+	h := [4]uint64{uint64(len(b)), 1, 2, 3}
+	for ; len(b) >= 32; b = b[32:] {
+		h[0] = mix(h[0], binary.LittleEndian.Uint64(b))
+		h[1] = mix(h[1], binary.LittleEndian.Uint64(b[8:]))
+		h[2] = mix(h[2], binary.LittleEndian.Uint64(b[16:]))
+		h[3] = mix(h[3], binary.LittleEndian.Uint64(b[24:]))
 	}
 	for _, c := range b {
-		h = (h ^ uint64(c)) * m
-		h ^= h >> 29
+		h[0] = mix(h[0], uint64(c))
 	}
-	return h
+	return mix(mix(mix(h[0], h[1]), h[2]), h[3])
 }
 
 func appendBytes(b, s []byte) []byte {

@@ -424,10 +424,15 @@ func writeIndex(l *loading) {
 					continue
 				}
 			}
-			if rec.ok {
+			switch {
+			case rec.ok:
 				e.kind, e.key = kindFile, rec.key
 				e.blocks, _ = fileBlocks(rec.content)
-			} else {
+			case rec.isDir && !p.symlink:
+				// A subdirectory (Debian's java): the directory's stat
+				// vouches it stays this one, which stays a directory.
+				continue
+			default:
 				e.kind = kindUnreadable
 			}
 			d.entries = append(d.entries, e)

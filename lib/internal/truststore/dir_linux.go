@@ -214,6 +214,7 @@ func readAt(r *fileReader, dirfd int, name *byte, bundle []byte, rec *fileRecord
 	}
 	data, ok := r.readFD(fd, bundle)
 	rec.ok, rec.key, rec.content = ok, keyOf(&st), data
+	rec.isDir = st.Mode&syscall.S_IFMT == syscall.S_IFDIR
 	if ok && data == nil {
 		rec.content = bundle
 	}

@@ -103,7 +103,6 @@ type indexBuild struct {
 	cache IndexCache
 	built int64 // Unix nanoseconds before anything was read
 	slots []dirSlot
-	ok    bool // nothing unusual: the index may be written
 
 	bundlePath string  // the bundle file read ("": none)
 	bundleKey  statKey // its stat
@@ -123,6 +122,7 @@ type fileRecord struct {
 	target  []byte  // a link's target
 	linkErr bool    // the link could not be read
 	ok      bool    // the file was read
+	isDir   bool    // it is a directory (never readable)
 	key     statKey // its stat when opened
 	content []byte  // what it holds (the bundle's bytes for a copy)
 }
@@ -138,7 +138,7 @@ func planLoad(files, dirs []string, cache IndexCache) *loading {
 	if cache.Dir != "" && cacheSupported && prepareCacheDir(cache.Dir) == nil {
 		// Only where the index can be written: building it costs more
 		// than the reading.
-		l.build = &indexBuild{cache: cache, built: cache.now().UnixNano(), ok: true}
+		l.build = &indexBuild{cache: cache, built: cache.now().UnixNano()}
 	}
 	if l.build != nil {
 		var ok bool
