@@ -398,6 +398,22 @@ func writeIndex(l *loading) {
 	if l.firstErr != nil {
 		return
 	}
+	// An index the next process could not take (an entry changed within
+	// racyWindow) is not worth its blocks' hashing.
+	racy := b.built - racyWindow.Nanoseconds()
+	for _, sl := range b.slots {
+		if sl.d == nil {
+			continue
+		}
+		if sl.d.key.ctime >= racy {
+			return
+		}
+		for i := sl.from; i < sl.to; i++ {
+			if rec := &l.records[i]; rec.ok && rec.key.ctime >= racy {
+				return
+			}
+		}
+	}
 	f := &indexFile{built: b.built}
 	dirs := make([]string, 0, len(b.slots))
 	for _, sl := range b.slots {

@@ -403,13 +403,24 @@ func copyDir(t *testing.T, from, to string) {
 func TestCacheRacilyClean(t *testing.T) {
 	w := newCachedWorld(t)
 	w.cache.Now = time.Now // the files are new: every one is racy
-	w.load(t)
-	if _, err := os.Stat(w.indexPath()); err != nil {
-		t.Fatalf("no index written: %v", err)
+	if s, _ := w.load(t); s.src.l.build == nil {
+		t.Fatal("no index built")
 	}
-	// As if zz-late.pem had changed within the clock's granularity: the
-	// index says it holds nothing.
+	if _, err := os.Stat(w.indexPath()); !os.IsNotExist(err) {
+		t.Fatalf("an index that could not be taken was written (%v)", err)
+	}
+	// An index built just after the files changed, which says
+	// zz-late.pem holds nothing, as if it had changed within the clock's
+	// granularity after the index read it.
+	w.cache.Now = later
+	w.load(t)
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(w.dirs[0], "zz-late.pem"), &st); err != nil {
+		t.Fatal(err)
+	}
+	ctime := time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec))
 	tamper(t, w, func(f *indexFile) {
+		f.built = ctime.Add(racyWindow - time.Millisecond).UnixNano()
 		for i := range f.dirs[0].entries {
 			if e := &f.dirs[0].entries[i]; string(e.name) == "zz-late.pem\x00" {
 				e.blocks = nil
@@ -421,14 +432,14 @@ func TestCacheRacilyClean(t *testing.T) {
 		t.Fatal("a racily clean index served")
 	}
 	w.checkSame(t, s)
-	// Past the window (the clock moved on), the rewritten index serves.
-	w.cache.Now = later
+	// The rewritten index (built past the window) serves; one built
+	// before the files changed does not.
+	if _, warm := w.load(t); !warm {
+		t.Fatal("an index built past the window did not serve")
+	}
 	tamper(t, w, func(f *indexFile) { f.built = time.Now().Add(-time.Minute).UnixNano() })
 	if _, warm := w.load(t); warm {
 		t.Fatal("an index built before its files changed served")
-	}
-	if _, warm := w.load(t); !warm {
-		t.Fatal("an index built past the window did not serve")
 	}
 }
 
