@@ -70,10 +70,12 @@ func DefaultIndexCacheDir(xdgCacheHome, home string) string {
 	return filepath.Join(base, "check-smtp")
 }
 
-// indexFileName is the name of the index file for a list of certificate
-// directories: each list has its own.
-func indexFileName(dirs []string) string {
-	h := sha256.Sum256([]byte(strings.Join(dirs, "\x00")))
+// indexFileName is the name of the index file for lists of bundle files
+// and certificate directories: each pair has its own, so that processes
+// with different SSL_CERT_FILE or SSL_CERT_DIR do not overwrite each
+// other's.
+func indexFileName(files, dirs []string) string {
+	h := sha256.Sum256([]byte(strings.Join(files, "\x00") + "\x00\x00" + strings.Join(dirs, "\x00")))
 	return "truststore-" + hex.EncodeToString(h[:8])
 }
 

@@ -61,7 +61,7 @@ func (cf *cachedFile) materialize(idx *index) bool {
 // within racyWindow of the index's build, an unreadable file that now
 // reads, or any read error (the full reading reports those).
 func loadWarm(s *source) *index {
-	data, err := readIndexFile(s.cache.Dir, indexFileName(s.dirs))
+	data, err := readIndexFile(s.cache.Dir, indexFileName(s.files, s.dirs))
 	if err != nil {
 		return nil
 	}
@@ -141,7 +141,7 @@ func loadWarm(s *source) *index {
 		// The directories stand; the bundle's record is renewed (unless
 		// the next process could not take it either).
 		f.bundle = bundleRecord(bundleBuilt, path, key, bundle, bsc)
-		_ = writeIndexFile(s.cache.Dir, indexFileName(s.dirs), encodeIndex(f))
+		_ = writeIndexFile(s.cache.Dir, indexFileName(s.files, s.dirs), encodeIndex(f))
 	}
 	idx := &index{entries: entries[:at], cached: true}
 	idx.parsed.Store(bsc.parsed)
@@ -458,7 +458,7 @@ func writeIndex(l *loading) {
 	if b.bundleOK {
 		f.bundle = bundleRecord(b.built, b.bundlePath, b.bundleKey, l.bundle, l.results[0])
 	}
-	_ = writeIndexFile(b.cache.Dir, indexFileName(dirs), encodeIndex(f))
+	_ = writeIndexFile(b.cache.Dir, indexFileName(b.files, dirs), encodeIndex(f))
 }
 
 // trustedCacheStat checks that a cache directory or index file is of the

@@ -39,7 +39,7 @@ func (w *cachedWorld) store() *Store {
 }
 
 func (w *cachedWorld) indexPath() string {
-	return filepath.Join(w.cache.Dir, indexFileName(w.dirs))
+	return filepath.Join(w.cache.Dir, indexFileName(w.files, w.dirs))
 }
 
 // load makes a Store and loads it, reporting whether the cache served.

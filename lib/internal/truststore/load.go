@@ -101,7 +101,8 @@ type loading struct {
 // records.
 type indexBuild struct {
 	cache IndexCache
-	built int64 // Unix nanoseconds before anything was read
+	files []string // the bundle files
+	built int64    // Unix nanoseconds before anything was read
 	slots []dirSlot
 
 	bundlePath string  // the bundle file read ("": none)
@@ -138,7 +139,7 @@ func planLoad(files, dirs []string, cache IndexCache) *loading {
 	if cache.Dir != "" && cacheSupported && prepareCacheDir(cache.Dir) == nil {
 		// Only where the index can be written: building it costs more
 		// than the reading.
-		l.build = &indexBuild{cache: cache, built: cache.now().UnixNano()}
+		l.build = &indexBuild{cache: cache, files: files, built: cache.now().UnixNano()}
 	}
 	if l.build != nil {
 		var ok bool
