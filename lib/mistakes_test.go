@@ -204,7 +204,12 @@ func TestHelpText(t *testing.T) {
 	}
 	// Every example parses.
 	for _, l := range regexp.MustCompile(`(?m)^  check-smtp (.+)$`).FindAllStringSubmatch(out, -1) {
-		if _, err := parseArgs(strings.Fields(l[1]), environ{getenv: func(string) string { return "pw" }, hostname: os.Hostname}); err != nil {
+		if _, err := parseArgs(strings.Fields(l[1]), environ{getenv: func(k string) string {
+			if k == "CHECK_SMTP_AUTHPASSWORD" {
+				return "pw"
+			}
+			return ""
+		}, hostname: os.Hostname}); err != nil {
 			t.Errorf("example %q: %v", l[1], err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/check-smtp/check-smtp/lib/internal/dnsx"
 	"github.com/check-smtp/check-smtp/lib/internal/probe"
 	"github.com/check-smtp/check-smtp/lib/internal/tlsverify"
+	"github.com/check-smtp/check-smtp/lib/internal/truststore"
 )
 
 // options is the command line as go-flags sees it, in --help order. Hidden
@@ -495,7 +497,12 @@ func (o *options) tlsConfig(c *config, env environ) error {
 		}
 		c.judge.certDays = true
 	}
-	t.Roots = &tlsverify.Roots{CertFile: env.getenv("SSL_CERT_FILE"), CertDir: env.getenv("SSL_CERT_DIR")}
+	cacheDir, err := trustCacheDir(env)
+	if err != nil {
+		return err
+	}
+	t.Roots = &tlsverify.Roots{CertFile: env.getenv("SSL_CERT_FILE"), CertDir: env.getenv("SSL_CERT_DIR"),
+		Cache: truststore.IndexCache{Dir: cacheDir}}
 	if o.CAFile != "" {
 		pem, err := readFileLimited(o.CAFile, maxCAFileBytes)
 		if err != nil {
@@ -510,6 +517,22 @@ func (o *options) tlsConfig(c *config, env environ) error {
 		t.Roots.Extra, t.Roots.ExtraPEM, t.Roots.ExtraFile = pool, pem, o.CAFile
 	}
 	return nil
+}
+
+// trustCacheDir is where the index of the system trust store is kept:
+// CHECK_SMTP_TRUST_CACHE if it is an absolute path, none if it is "off",
+// else the XDG cache directory (XDG_CACHE_HOME/check-smtp, or
+// ~/.cache/check-smtp), none when that cannot be found.
+func trustCacheDir(env environ) (string, error) {
+	switch v := env.getenv("CHECK_SMTP_TRUST_CACHE"); {
+	case v == "off":
+		return "", nil
+	case filepath.IsAbs(v):
+		return filepath.Clean(v), nil
+	case v != "":
+		return "", usagef("CHECK_SMTP_TRUST_CACHE=%q: want an absolute directory, or off", v)
+	}
+	return truststore.DefaultIndexCacheDir(env.getenv("XDG_CACHE_HOME"), env.getenv("HOME")), nil
 }
 
 func (o *options) authConfig(c *config, env environ) error {

@@ -10,13 +10,18 @@
 // resident. Grown here, with three frames on the stack, the walk touches
 // almost nothing, and nothing later needs more.
 //
-// Importing the package is the whole API. It imports nothing, so it is
+// Importing the package does it for the main goroutine. It imports nothing, so it is
 // ready to initialise first; Go initialises packages in import-path order
 // among those whose imports are done, which puts it ahead of the
 // packages whose initialisers run deep.
 package stackreserve
 
 func init() { reserve() }
+
+// Grow grows the calling goroutine's stack the same way: for a goroutine
+// that will run deep (reading the trust store while the main one talks to
+// the server), at its start, while its stack is shallow.
+func Grow() { reserve() }
 
 // reserve needs a frame of 32 KiB and more: the runtime sizes the new
 // stack for the frame at once, 64 KiB.

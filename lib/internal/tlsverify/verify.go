@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/check-smtp/check-smtp/lib/internal/stackreserve"
 	"github.com/check-smtp/check-smtp/lib/internal/truststore"
 )
 
@@ -31,6 +32,9 @@ type Roots struct {
 	ExtraFile string         // the --cafile path, named when it does not anchor a chain
 	CertFile  string         // SSL_CERT_FILE as read at start-up; "" = the distribution bundles
 	CertDir   string         // SSL_CERT_DIR as read at start-up; "" = the distribution directories
+	// Cache is where the system store's index is kept between runs (see
+	// truststore.IndexCache); the zero value keeps none.
+	Cache truststore.IndexCache
 
 	once  sync.Once
 	store *truststore.Store // the system store with ExtraPEM after it
@@ -40,7 +44,7 @@ type Roots struct {
 // as x509.SystemCertPool plus AppendCertsFromPEM would hold them.
 func (r *Roots) system() *truststore.Store {
 	r.once.Do(func() {
-		r.store = truststore.System(truststore.Env{CertFile: r.CertFile, CertDir: r.CertDir})
+		r.store = truststore.SystemCached(truststore.Env{CertFile: r.CertFile, CertDir: r.CertDir}, r.Cache)
 		if len(r.ExtraPEM) > 0 {
 			r.store = r.store.WithExtra(r.ExtraPEM)
 		}
@@ -56,7 +60,10 @@ func (r *Roots) Preload() {
 	if r == nil || r.Extra != nil {
 		return
 	}
-	go r.system().Preload()
+	go func() {
+		stackreserve.Grow() // the scan runs deep: one early growth, not several late ones
+		r.system().Preload()
+	}()
 }
 
 // Reason classifies a verification failure.
