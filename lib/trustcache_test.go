@@ -71,7 +71,7 @@ func TestTrustCacheEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect(t, untrusted) // warm: the same verdict from the index
+	expect(t, untrusted)     // warm: the same verdict from the index
 	expect(t, smtptest.Case{ // and --cafile still anchors it
 		Script: smtptest.Script(smtptest.STARTTLS(), smtptest.EHLOAgain(), smtptest.Tail()), TLS: smtptest.ServerTLS(certs.Valid),
 		Args:   []string{"-S", "--cafile", certs.CAFile},
