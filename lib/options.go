@@ -32,6 +32,7 @@ import (
 // most of a plain check's start-up.
 type options struct {
 	connFlags
+	addressFlags
 	tlsFlags
 	authFlags
 	envelopeFlags
@@ -54,11 +55,15 @@ type connFlags struct {
 	Host     string     `short:"H" long:"host" value-name:"HOST" description:"host name, IP address or absolute path of a unix socket (default: localhost)"`
 	Hostname string     `long:"hostname" hidden:"yes"`
 	Port     portNumber `short:"p" long:"port" value-name:"PORT" description:"port (default: 25, 465 with -s)"`
-	IPv4     bool       `short:"4" long:"ipv4" description:"use IPv4 only"`
-	UseIPv4  bool       `long:"use-ipv4" hidden:"yes"`
-	IPv6     bool       `short:"6" long:"ipv6" description:"use IPv6 only"`
-	UseIPv6  bool       `long:"use-ipv6" hidden:"yes"`
-	FQDN     string     `short:"F" long:"fqdn" value-name:"NAME" description:"name sent in EHLO/HELO/LHLO (default: this host's name)"`
+}
+
+// addressFlags: which addresses, and the name to greet with.
+type addressFlags struct {
+	IPv4    bool   `short:"4" long:"ipv4" description:"use IPv4 only"`
+	UseIPv4 bool   `long:"use-ipv4" hidden:"yes"`
+	IPv6    bool   `short:"6" long:"ipv6" description:"use IPv6 only"`
+	UseIPv6 bool   `long:"use-ipv6" hidden:"yes"`
+	FQDN    string `short:"F" long:"fqdn" value-name:"NAME" description:"name sent in EHLO/HELO/LHLO (default: this host's name)"`
 }
 
 // tlsFlags: TLS and the certificate.

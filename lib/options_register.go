@@ -3,6 +3,7 @@ package checksmtp
 import (
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -13,30 +14,32 @@ import (
 // whole or not at all.
 type flagPart struct {
 	ptr any // pointer to the part inside an options value
-	// always: the part holds an option with a default, or the positional
-	// host; go-flags sets a default only on an option it knows of, so
-	// these parts are registered on every run.
-	always bool
+	// defaults: the part holds an option with a default, which go-flags
+	// sets only on an option it was given; register sets it from the tag
+	// when the part is not registered.
+	defaults bool
+	always   bool // the positional host: registered on every run
 }
 
 // parts lists o's parts in --help order.
 func (o *options) parts() []flagPart {
 	return []flagPart{
 		{ptr: &o.connFlags},
+		{ptr: &o.addressFlags},
 		{ptr: &o.tlsFlags},
 		{ptr: &o.authFlags},
 		{ptr: &o.envelopeFlags},
-		{ptr: &o.expectFlag, always: true},
+		{ptr: &o.expectFlag, defaults: true},
 		{ptr: &o.commandFlags},
 		{ptr: &o.limitFlags},
-		{ptr: &o.timeoutFlag, always: true},
+		{ptr: &o.timeoutFlag, defaults: true},
 		{ptr: &o.runFlags},
 		{ptr: &o.mxFlags},
-		{ptr: &o.parallelFlag, always: true},
+		{ptr: &o.parallelFlag, defaults: true},
 		{ptr: &o.policyFlags},
-		{ptr: &o.formatFlag, always: true},
+		{ptr: &o.formatFlag, defaults: true},
 		{ptr: &o.textfileFlag},
-		{ptr: &o.prefixFlag, always: true},
+		{ptr: &o.prefixFlag, defaults: true},
 		{ptr: &o.positionalFlags, always: true},
 	}
 }
@@ -64,13 +67,48 @@ func (o *options) register(p *flags.Parser, args []string, all bool) error {
 		return err
 	}
 	for i, pt := range parts {
-		if want[i] || pt.always {
-			if _, err := p.AddGroup("Options", "", pt.ptr); err != nil {
-				return err
-			}
+		if !want[i] && !pt.always && (!pt.defaults || setDefaults(pt.ptr)) {
+			continue
+		}
+		if _, err := p.AddGroup("Options", "", pt.ptr); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// setDefaults sets the fields of the part at ptr that have a default tag
+// to it, as go-flags would set an option not given; false, having set
+// nothing, if a default is of a kind whose conversion is go-flags' alone
+// or does not convert (the part is then registered, and go-flags says).
+func setDefaults(ptr any) bool {
+	v := reflect.ValueOf(ptr).Elem()
+	t := v.Type()
+	for pass := 0; pass < 2; pass++ { // check all, then set all
+		for i := 0; i < t.NumField(); i++ {
+			def, ok := t.Field(i).Tag.Lookup("default")
+			if !ok {
+				continue
+			}
+			switch f := v.Field(i); f.Kind() {
+			case reflect.String:
+				if pass == 1 {
+					f.SetString(def)
+				}
+			case reflect.Int:
+				n, err := strconv.ParseInt(def, 10, 0)
+				if err != nil {
+					return false
+				}
+				if pass == 1 {
+					f.SetInt(n)
+				}
+			default:
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // namedParts marks the parts that hold an option args may name; nil if

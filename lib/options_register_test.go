@@ -40,7 +40,9 @@ func assertSameParse(t testing.TB, args []string) (registered, total int) {
 	if fullErr != partErr {
 		t.Fatalf("%q: error %q with every option registered, %q with the named parts", args, fullErr, partErr)
 	}
-	if !reflect.DeepEqual(full, part) {
+	// After an error go-flags has set no defaults; the options are not
+	// used then.
+	if fullErr == "" && !reflect.DeepEqual(full, part) {
 		t.Fatalf("%q: options differ:\nevery option: %+v\nnamed parts:  %+v", args, *full, *part)
 	}
 	if !reflect.DeepEqual(fullRest, partRest) {
@@ -113,9 +115,10 @@ func TestRegisterNamedPartsParseAlike(t *testing.T) {
 	}
 }
 
-// Every option with a default is in a part registered on every run:
+// Every option with a default is in a part that register registers or
+// sets from its tags, and the positional host is registered on every run:
 // go-flags sets defaults only on the options it was given.
-func TestRegisterDefaultsAlwaysRegistered(t *testing.T) {
+func TestRegisterDefaults(t *testing.T) {
 	o := &options{}
 	withDefault := 0
 	for _, pt := range o.parts() {
@@ -124,8 +127,15 @@ func TestRegisterDefaultsAlwaysRegistered(t *testing.T) {
 			_, def := f.Tag.Lookup("default")
 			_, env := f.Tag.Lookup("env")
 			_, pos := f.Tag.Lookup("positional-args")
-			if (def || env || pos) && !pt.always {
-				t.Errorf("%s.%s has a default or is positional, but its part is not always registered", ty.Name(), f.Name)
+			switch {
+			case env:
+				t.Errorf("%s.%s takes a default from the environment, which register does not know", ty.Name(), f.Name)
+			case def && !pt.defaults && !pt.always:
+				t.Errorf("%s.%s has a default, but its part is not marked defaults", ty.Name(), f.Name)
+			case pos && !pt.always:
+				t.Errorf("%s.%s is positional, but its part is not always registered", ty.Name(), f.Name)
+			case def && !setDefaults(reflect.New(ty).Interface()):
+				t.Errorf("%s.%s: setDefaults cannot set its default", ty.Name(), f.Name)
 			}
 			if def {
 				withDefault++
@@ -134,6 +144,20 @@ func TestRegisterDefaultsAlwaysRegistered(t *testing.T) {
 	}
 	if withDefault == 0 {
 		t.Fatal("found no option with a default")
+	}
+	// A kind setDefaults does not convert leaves the part to go-flags.
+	var odd struct {
+		D float64 `long:"d" default:"1.5"`
+	}
+	if setDefaults(&odd) || odd.D != 0 {
+		t.Errorf("setDefaults took a float64 default: %v", odd.D)
+	}
+	var bad struct {
+		S string `long:"s" default:"x"`
+		N int    `long:"n" default:"eight"`
+	}
+	if setDefaults(&bad) || bad.S != "" {
+		t.Errorf("setDefaults set %q before refusing a bad int default", bad.S)
 	}
 	// parts covers every embedded part of options, in order.
 	var fromParts, fromStruct []string
