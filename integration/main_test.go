@@ -63,6 +63,16 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 
+	// check-smtp keeps the trust store's index in a directory of this run,
+	// never in the user's cache.
+	cacheDir, err := os.MkdirTemp("", "check-smtp-it-trust-cache.")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer os.RemoveAll(cacheDir)
+	os.Setenv("CHECK_SMTP_TRUST_CACHE", cacheDir)
+
 	if dir := os.Getenv("CHECK_SMTP_IT_STATE"); dir != "" && fileExists(filepath.Join(dir, "env")) && fileExists(filepath.Join(dir, "pids")) {
 		// Servers started by someone else (servers.sh start DIR): use them, leave them running.
 		stateDir = dir
