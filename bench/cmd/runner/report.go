@@ -277,7 +277,10 @@ const (
 func (p *report) targets(scs []scenario, sums map[string]map[string]summary, dom []domainRow, st *startupResult, acc []accRow, dl []dlRow) {
 	p.printf("## Targets (reported, not asserted)\n\n| target | observed | met |\n|---|---|---|\n")
 	row := func(target, observed string, met bool) { p.printf("| %s | %s | %s |\n", target, observed, yesNo(met)) }
-	var maxRSS int64
+	var (
+		maxRSS, maxOther     int64
+		maxRSSAt, maxOtherAt string
+	)
 	for _, sc := range scs {
 		s := sums[sc.name][checkSMTPName]
 		fl := sums[sc.name][floorName]
@@ -320,9 +323,20 @@ func (p *report) targets(scs []scenario, sums map[string]map[string]summary, dom
 		case "STARTTLS -k":
 			row("STARTTLS -k: ahead of Mackerel's check-smtp (1.06x in issue 15)", fmt.Sprintf("%.3fx", s.ratio), allOK && s.ratio < mackerelSTARTTLS)
 		}
+		// The scenario's check is check-smtp as an operator runs it; the
+		// other check-smtp rows (-k, --cafile, the index off, ...) are
+		// reported beside it.
 		for name, t := range sums[sc.name] {
-			if strings.HasPrefix(name, "check-smtp") {
+			switch {
+			case name == checkSMTPName:
+				if t.rssMax > maxRSS || maxRSSAt == "" {
+					maxRSSAt = sc.name
+				}
 				maxRSS = max(maxRSS, t.rssMax)
+			case strings.HasPrefix(name, "check-smtp"):
+				if t.rssMax > maxOther {
+					maxOther, maxOtherAt = t.rssMax, sc.name+": "+name
+				}
 			}
 		}
 	}
@@ -330,7 +344,7 @@ func (p *report) targets(scs []scenario, sums map[string]map[string]summary, dom
 		row(fmt.Sprintf("domain mode, %d targets: median ratio to the slowest single probe <= 1.20x", d.n),
 			fmt.Sprintf("%.3fx (%s vs %s)%s", d.whole.ratio, ms(d.whole.wallMed), ms(d.single.wallMed), failNote(d.whole)), d.whole.ok == d.whole.n && d.whole.ratio <= 1.20)
 	}
-	row("check-smtp peak RSS <= 6 MiB in every single-server scenario", "max "+mib(maxRSS)+" over all single-server rows", maxRSS <= 6*1024)
+	row("check-smtp peak RSS <= 6 MiB in every single-server scenario", "max "+mib(maxRSS)+" ("+maxRSSAt+"); of the other check-smtp rows, max "+mib(maxOther)+" ("+maxOtherAt+")", maxRSS <= 6*1024)
 	for _, a := range acc {
 		if a.delay == 0 {
 			continue

@@ -9,6 +9,7 @@ const (
 	mpName        = "check_smtp (monitoring-plugins)"
 	insecureName  = "check-smtp -k"
 	cafileName    = "check-smtp --cafile (the root alone)"
+	noCacheName   = "check-smtp, no index cache (CHECK_SMTP_TRUST_CACHE=off)"
 	// sameConvName holds monitoring-plugins check_smtp's own conversation
 	// (greeting, QUIT: no MAIL FROM, no RSET), so that the two are
 	// compared doing the same work.
@@ -63,9 +64,10 @@ func (r *runner) singleServerScenarios(env *environment) []scenario {
 			{name: checkSMTPName, argv: cs("-s", "-k", "-p", port(f.smtps))},
 			mp(mpName, sslNA, "-p", port(f.smtps), "--ssl"),
 		}},
-		{name: "verified STARTTLS", about: "The server presents a chain shaped like Let's Encrypt's ECDSA one (P-256 leaf, P-384 intermediate; the RSA-4096 root is not sent). The floor verifies it against a pool holding only that root; check-smtp, without -k or --cafile, against the system trust store: SSL_CERT_FILE is a copy of the machine's bundle with the root appended, SSL_CERT_DIR is unset (so /etc/ssl/certs is read too, as crypto/x509 reads it). check-smtp -k and check-smtp --cafile with the root alone are measured in the same rounds.", tools: []tool{
+		{name: "verified STARTTLS", about: "The server presents a chain shaped like Let's Encrypt's ECDSA one (P-256 leaf, P-384 intermediate; the RSA-4096 root is not sent). The floor verifies it against a pool holding only that root; check-smtp, without -k or --cafile, against the system trust store: SSL_CERT_FILE is a copy of the machine's bundle with the root appended, SSL_CERT_DIR is unset (so /etc/ssl/certs is read too, as crypto/x509 reads it). check-smtp keeps the store's index between runs (warm after the first run; CHECK_SMTP_TRUST_CACHE is a directory of the run's); the same check with the index off (reading the whole store every run), check-smtp -k and check-smtp --cafile with the root alone are measured in the same rounds.", tools: []tool{
 			{name: floorName, argv: fl("starttls", port(le.plain), le.root)},
 			{name: checkSMTPName, argv: cs("-p", port(le.plain), "-S"), env: []string{"SSL_CERT_FILE=" + env.bundle}},
+			{name: noCacheName, argv: cs("-p", port(le.plain), "-S"), env: []string{"SSL_CERT_FILE=" + env.bundle, "CHECK_SMTP_TRUST_CACHE=off"}},
 			{name: insecureName, argv: cs("-p", port(le.plain), "-S", "-k")},
 			{name: cafileName, argv: cs("-p", port(le.plain), "-S", "--cafile", le.root)},
 			mp(mpName, "", "-p", port(le.plain), "-S"),

@@ -30,17 +30,19 @@ type result struct {
 // baseEnv is the environment of every measured run: the runner's, in the C
 // locale, without the variables that change what a tool reads at start-up
 // (a tool that needs one has it in tool.env): SSL_CERT_FILE and
-// SSL_CERT_DIR (a tool then reads the distribution's trust store), GODEBUG.
-func baseEnv() []string {
+// SSL_CERT_DIR (a tool then reads the distribution's trust store), GODEBUG;
+// check-smtp keeps the index of the trust store in the run's own directory
+// (CHECK_SMTP_TRUST_CACHE), never in the user's.
+func (r *runner) baseEnv() []string {
 	var env []string
 	for _, e := range os.Environ() {
 		switch name, _, _ := strings.Cut(e, "="); name {
-		case "SSL_CERT_FILE", "SSL_CERT_DIR", "GODEBUG", "LC_ALL":
+		case "SSL_CERT_FILE", "SSL_CERT_DIR", "GODEBUG", "LC_ALL", "CHECK_SMTP_TRUST_CACHE":
 		default:
 			env = append(env, e)
 		}
 	}
-	return append(env, "LC_ALL=C")
+	return append(env, "LC_ALL=C", "CHECK_SMTP_TRUST_CACHE="+filepath.Join(r.tmp, "trust-cache"))
 }
 
 // runOnce runs t to completion through a fresh spawner. stdout and stderr go
@@ -52,7 +54,7 @@ func (r *runner) runOnce(t tool, timeout time.Duration) (result, error) {
 		req = append(req, "-e", e)
 	}
 	cmd := exec.Command(r.cfg.spawner, append(req, t.argv...)...)
-	cmd.Env = baseEnv()
+	cmd.Env = r.baseEnv()
 	cmd.Stderr = os.Stderr
 	b, err := cmd.Output()
 	if err != nil {
