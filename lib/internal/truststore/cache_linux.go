@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 )
@@ -548,10 +550,26 @@ func readIndexFile(dir, name string) ([]byte, error) {
 	}
 }
 
+// mkdirCache makes the cache directory (0700) and, if missing, its parent
+// (~/.cache), never more: a home directory that does not exist (HOME is
+// /nonexistent for many system users) is not made.
+func mkdirCache(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.Mkdir(filepath.Dir(dir), 0o700); err == nil || errors.Is(err, fs.ErrExist) {
+			err = os.Mkdir(dir, 0o700)
+		}
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return err
+}
+
 // prepareCacheDir makes the cache directory if it is missing, and checks
 // an index file could be written there.
 func prepareCacheDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirCache(dir); err != nil {
 		return err
 	}
 	dfd, err := openCacheDir(dir)

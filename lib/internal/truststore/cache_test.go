@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -785,4 +787,33 @@ func TestCacheClaimOfSkippedBlock(t *testing.T) {
 		t.Error("a root from a TRUSTED CERTIFICATE block anchored a chain")
 	}
 	w.checkSame(t, s)
+}
+
+// The cache directory and its parent are made when missing, never more: a
+// home directory that does not exist stays so.
+func TestCacheDirNotMadeWithoutHome(t *testing.T) {
+	root := t.TempDir()
+	home := filepath.Join(root, "nonexistent")
+	if err := mkdirCache(filepath.Join(home, ".cache", "check-smtp")); err == nil {
+		t.Error("mkdirCache made a cache directory under a missing home")
+	}
+	if _, err := os.Stat(home); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the missing home was made: %v", err)
+	}
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(home, ".cache", "check-smtp")
+	if err := mkdirCache(dir); err != nil {
+		t.Fatalf("with the home there: %v", err)
+	}
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v, mode %v; want 0700", d, err, st.Mode().Perm())
+		}
+	}
+	if err := mkdirCache(dir); err != nil {
+		t.Errorf("again: %v", err)
+	}
 }
