@@ -42,6 +42,10 @@ fuzz:
 	go test ./lib/internal/dane -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZSHORT)
 	go test ./lib/internal/dnsx -run '^$$' -fuzz '^FuzzAnswer$$' -fuzztime $(FUZZSHORT)
 	go test ./lib/internal/dnsx -run '^$$' -fuzz '^FuzzReplyMatchesMiekgDNS$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/truststore -run '^$$' -fuzz '^FuzzNextBlock$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/truststore -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/truststore -run '^$$' -fuzz '^FuzzParseIndex$$' -fuzztime $(FUZZSHORT)
+	go test ./lib/internal/truststore -run '^$$' -fuzz '^FuzzFramedBody$$' -fuzztime $(FUZZSHORT)
 
 # Whole-process benchmark against a floor client and monitoring-plugins
 # check_smtp (issues #7 and #15); writes bench/RESULTS.md. Not run in CI.
