@@ -98,7 +98,7 @@ func loadWarm(s *source) *index {
 	stale := !f.bundle.fillFrom(bf, entries[:nb])
 	if stale {
 		if bf.fd >= 0 {
-			if bundle, err = readAll(bf.fd, int(bf.size)+512); err != nil {
+			if bundle, err = readAll(bf.fd, int(bf.size)+512, 0); err != nil {
 				return nil
 			}
 		}
@@ -298,7 +298,7 @@ func readBundleKeyed(files []string) (data []byte, path string, key statKey, ok 
 			syscall.Close(fd)
 			return nil, "", statKey{}, false
 		}
-		data, err := readAll(fd, int(st.Size)+512)
+		data, err := readAll(fd, int(st.Size)+512, 0)
 		syscall.Close(fd)
 		if err != nil {
 			return nil, "", statKey{}, false
@@ -308,11 +308,18 @@ func readBundleKeyed(files []string) (data []byte, path string, key statKey, ok 
 	return nil, "", statKey{}, true
 }
 
-// readAll reads fd to its end, into a buffer of size bytes at first.
-func readAll(fd, size int) ([]byte, error) {
+// errTooLong is readAll's error for a file longer than its limit.
+var errTooLong = errors.New("too long")
+
+// readAll reads fd to its end, into a buffer of size bytes at first; with
+// limit > 0, a file longer than limit bytes is errTooLong.
+func readAll(fd, size, limit int) ([]byte, error) {
 	buf := make([]byte, 0, max(size, 512))
 	for {
 		if len(buf) == cap(buf) {
+			if limit > 0 && len(buf) >= limit {
+				return nil, errTooLong
+			}
 			buf = append(buf, 0)[:len(buf)]
 		}
 		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
@@ -528,26 +535,11 @@ func readIndexFile(dir, name string) ([]byte, error) {
 	if st.Size > maxIndexFile {
 		return nil, fmt.Errorf("index file %s/%s: %d bytes, more than %d", dir, name, st.Size, maxIndexFile)
 	}
-	buf := make([]byte, 0, st.Size+1) // +1: EOF in the same buffer
-	for {
-		if len(buf) == cap(buf) {
-			if len(buf) >= maxIndexFile {
-				return nil, fmt.Errorf("index file %s/%s: more than %d bytes", dir, name, maxIndexFile)
-			}
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
+	buf, err := readAll(fd, int(st.Size)+1, maxIndexFile) // +1: EOF in the same buffer
+	if errors.Is(err, errTooLong) {
+		return nil, fmt.Errorf("index file %s/%s: more than %d bytes", dir, name, maxIndexFile)
 	}
+	return buf, err
 }
 
 // mkdirCache makes the cache directory (0700) and, if missing, its parent

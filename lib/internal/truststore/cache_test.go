@@ -817,3 +817,28 @@ func TestCacheDirNotMadeWithoutHome(t *testing.T) {
 		t.Errorf("again: %v", err)
 	}
 }
+
+// An index file is read up to maxIndexFile bytes; a longer one is refused
+// (and the store then read whole), not read into memory.
+func TestIndexFileLimit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	name := "truststore-limit"
+	for _, c := range []struct {
+		size int
+		ok   bool
+	}{{maxIndexFile, true}, {maxIndexFile + 1, false}} {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, c.size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b, err := readIndexFile(dir, name)
+		switch {
+		case c.ok && (err != nil || len(b) != c.size):
+			t.Errorf("%d bytes: read %d, %v", c.size, len(b), err)
+		case !c.ok && (err == nil || !strings.Contains(err.Error(), "more than")):
+			t.Errorf("%d bytes: read %d, %v; want refused", c.size, len(b), err)
+		}
+	}
+}
